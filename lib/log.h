@@ -46,8 +46,9 @@ void log_errno(enum log_level level, int errnum, const char *fmt, ...)
 char *log_sanitize(char *dst, size_t dst_size, const char *src, size_t len);
 
 /* Suppresses repeats of one error in a tight loop: log_limit_allow returns 1
- * for the first occurrence and then at most once per interval_ms, and counts
- * what it suppressed so the next allowed message can report it. */
+ * for the first occurrence and then at most once per interval_ms.  It counts
+ * the suppressed occurrences in suppressed; the caller may report that
+ * count in the next allowed message and reset it. */
 struct log_limit {
 	uint64_t last_ms;
 	unsigned suppressed;
