@@ -363,8 +363,9 @@ static int parse_rule(struct iptsave_parser *p, struct iptsave_words *ws, size_t
 		return -1;
 	}
 	r->family = saw_ipv6 ? AF_INET6 : p->family;
-	if (r->has_daddr && r->daddr.family != r->family) {
-		*reason = "destination address family differs from the DNAT address";
+	if ((r->has_daddr && r->daddr.family != r->family) ||
+	    (r->to_addr.family && r->to_addr.family != r->family)) {
+		*reason = "-d and --to-destination addresses of different families";
 		return -1;
 	}
 	return 1;

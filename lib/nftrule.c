@@ -260,15 +260,17 @@ static enum field payload_field(const struct decoder *d, const struct reg_origin
 		return F_DPORT;
 	if (o->base != BASE_NETWORK)
 		return F_OTHER;
+	/* iptables-nft loads only the whole bytes of a prefix ("-d 10.0.0.0/8"
+	 * is a 1-byte load at offset 16), so shorter loads are prefixes too. */
 	if (d->nfproto == NFT_PROTO_IPV4) {
 		if (o->offset == 9 && o->len == 1 && !o->masked)
 			return F_PROTO;
-		if (o->offset == 16 && o->len == 4)
+		if (o->offset == 16 && o->len >= 1 && o->len <= 4)
 			return F_DADDR;
 	} else {
 		if (o->offset == 6 && o->len == 1 && !o->masked)
 			return F_PROTO;
-		if (o->offset == 24 && o->len == 16)
+		if (o->offset == 24 && o->len >= 1 && o->len <= 16)
 			return F_DADDR;
 	}
 	return F_OTHER;
@@ -534,8 +536,11 @@ static int decode_xt_match(struct decoder *d, const char *name, const uint8_t *i
 		r->dport_min = lo;
 		r->dport_max = hi;
 	}
-	/* A source port match is something a binding cannot express. */
+	/* Source ports, and for tcp an option or flags test (option,
+	 * flg_mask at offsets 8 and 9), are matches a binding cannot express. */
 	if (host16_at(info) != 0 || host16_at(info + 2) != 0xffff)
+		r->other_match = 1;
+	if (proto == PEV_TCP && (info[8] || info[9]))
 		r->other_match = 1;
 	return 0;
 }
@@ -713,7 +718,7 @@ int nftrule_decode(const struct nl_hdr *msg, struct nat_rule *rule)
 	attrs = nl_msg_attrs(msg, sizeof *g, &len);
 	if (!attrs || nl_attr_parse(attrs, len, tb, RULE_MAX) < 0 ||
 	    nl_attr_get_str(tb[RULE_TABLE], &table) < 0 ||
-	    nl_attr_get_str(tb[RULE_CHAIN], &chain) < 0)
+	    nl_attr_get_str(tb[RULE_CHAIN], &chain) < 0 || !tb[RULE_EXPRESSIONS])
 		return -EBADMSG;
 	if (strlen(table) >= NAT_NAME_MAX || strlen(chain) >= NAT_NAME_MAX)
 		return -EBADMSG;
@@ -728,22 +733,22 @@ int nftrule_decode(const struct nl_hdr *msg, struct nat_rule *rule)
 		decode_userdata(rule, nl_attr_payload(tb[RULE_USERDATA]),
 				nl_attr_payload_len(tb[RULE_USERDATA]));
 
-	if (tb[RULE_EXPRESSIONS]) {
-		const uint8_t *p = nl_attr_payload(tb[RULE_EXPRESSIONS]);
+	/* The kernel always sends NFTA_RULE_EXPRESSIONS with a rule
+	 * (nf_tables_fill_rule_info), so a rule without it is cut short. */
+	const uint8_t *p = nl_attr_payload(tb[RULE_EXPRESSIONS]);
 
-		len = nl_attr_payload_len(tb[RULE_EXPRESSIONS]);
-		nl_attr_for_each(elem, p, len, rem) {
-			int r = decode_expr(&d, elem);
+	len = nl_attr_payload_len(tb[RULE_EXPRESSIONS]);
+	nl_attr_for_each(elem, p, len, rem) {
+		int r = decode_expr(&d, elem);
 
-			if (r < 0) {
-				memset(rule, 0, sizeof *rule);
-				return r;
-			}
-		}
-		if (rem) {
+		if (r < 0) {
 			memset(rule, 0, sizeof *rule);
-			return -EBADMSG;
+			return r;
 		}
+	}
+	if (rem) {
+		memset(rule, 0, sizeof *rule);
+		return -EBADMSG;
 	}
 	/* A verdict after the nat expression cannot happen in a valid rule;
 	 * a rule with both is not treated as DNAT. */
