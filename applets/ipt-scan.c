@@ -58,7 +58,7 @@ enum backend { BACKEND_AUTO, BACKEND_NFT, BACKEND_LEGACY };
 #define RESCAN_GAP_MS 10
 /* Dump attempts when the rule set changes during a dump (NLM_F_DUMP_INTR). */
 #define DUMP_ATTEMPTS 8
-/* Longest time one iptables-legacy-save run may take. */
+/* Maximum time one iptables-legacy-save run may take. */
 #define SAVE_TIMEOUT_MS 30000
 /* Receive buffer of the event socket: room for the events of a large
  * transaction while a rescan runs.  Needs CAP_NET_ADMIN for the forced
@@ -82,7 +82,7 @@ struct scan {
 	struct loop_watch event_watch;
 	struct loop_timer rescan_timer;
 	int nft_dirty;
-	int nft_done;                 /* nft_set holds a complete scan */
+	int nft_done;                 /* nft_set contains a complete scan */
 	int nft_tables_exist;
 	unsigned malformed_strikes;
 	uint64_t last_scan_ms;
@@ -445,7 +445,7 @@ static void events_cb(struct loop *loop, struct loop_watch *watch, uint32_t even
 			return;
 		if (n < 0) {
 			/* ENOBUFS: the kernel dropped events, so the rules
-			 * may have changed in ways no event told. */
+			 * may have changed without an event reporting it. */
 			log_errno(LOG_WARN, (int)-n, "receiving nf_tables events failed; rescanning");
 			s->nft_dirty = 1;
 			schedule_rescan(s);

@@ -19,10 +19,10 @@
 
 #include "natrule.h"
 
-/* Longest line the parser accepts.  iptables limits a rule to what its
- * parser splits into at most 255 words (xtables.c add_argv). */
+/* Maximum line length the parser accepts, including the NUL; longer lines
+ * are rejected.  The rules portmap writes are under 300 bytes. */
 #define IPTSAVE_LINE_MAX 4096
-/* Most words in one line, counting the "-A" and chain name. */
+/* Maximum number of words in one line, counting "-A" and the chain name. */
 #define IPTSAVE_WORDS_MAX 256
 
 /* Words of the line being parsed; caller-owned scratch memory. */

@@ -54,7 +54,7 @@ struct natbind_set {
 	int has_last_owner;
 };
 
-/* What natbind_add_rule did with a rule. */
+/* Result of natbind_add_rule for one rule. */
 struct natbind_outcome {
 	unsigned added;               /* bindings added */
 	int counted;                  /* the rule is a DNAT rule in a counted chain */

@@ -43,15 +43,16 @@ enum { BITWISE_MASK_XOR = 0 };
 /* XT_TCP_INV_DSTPT and XT_UDP_INV_DSTPT; uapi linux/netfilter/xt_tcpudp.h. */
 #define XT_INV_DSTPT 0x02
 
-/* NFTNL_UDATA_RULE_COMMENT: the TLV type nft and libnftnl give the rule
- * comment inside NFTA_RULE_USERDATA (libnftnl include/libnftnl/udata.h). */
+/* NFTNL_UDATA_RULE_COMMENT, the first value of enum nftnl_udata_rule_types
+ * in libnftnl's include/libnftnl/udata.h: the TLV type of the rule comment
+ * that nft stores in NFTA_RULE_USERDATA. */
 #define UDATA_RULE_COMMENT 0
 
 #define REG_VERDICT 0
 #define REG32_COUNT 16
 #define REG_BYTES (REG32_COUNT * 4)
 
-/* What a register holds, recorded at the 4-byte slot where a load starts. */
+/* Origin of a register value, recorded at the 4-byte slot where a load starts. */
 enum reg_kind { REG_UNKNOWN, REG_PAYLOAD, REG_META, REG_IMMEDIATE };
 
 struct reg_origin {
@@ -750,8 +751,8 @@ int nftrule_decode(const struct nl_hdr *msg, struct nat_rule *rule)
 		memset(rule, 0, sizeof *rule);
 		return -EBADMSG;
 	}
-	/* A verdict after the nat expression cannot happen in a valid rule;
-	 * a rule with both is not treated as DNAT. */
+	/* A rule that also sets a verdict (accept, jump, goto...) ends there,
+	 * so it is not treated as DNAT. */
 	if (d.have_verdict)
 		rule->dnat = 0;
 	return 0;

@@ -18,8 +18,8 @@
  * Layouts follow the uapi headers linux/netfilter/nf_tables.h,
  * nf_tables_compat.h, nf_nat.h and xt_tcpudp.h (Linux 6.1).  Any other
  * expression that compares a register marks the rule other_match, and an
- * unknown expression forgets what every register holds, so a register is
- * never read as something it no longer contains. */
+ * unknown expression clears what the decoder knows about every register,
+ * so a register is never read as something it no longer contains. */
 #ifndef RDAGENT_NFTRULE_H
 #define RDAGENT_NFTRULE_H
 
@@ -70,17 +70,18 @@ static inline uint16_t nft_msg_type(unsigned msg)
 }
 
 /* Decodes a NFT_MSG_NEWRULE message of family ip or ip6 into rule.
- * Returns 0 when the rule was decoded (rule->dnat tells whether it is a
- * DNAT rule), -EAFNOSUPPORT for another family, -ENOMSG for a message
- * that is not a rule, and -EBADMSG when an attribute is truncated, out of
- * bounds or has the wrong size, or the table or chain name is missing.
- * On error, rule holds no usable data. */
+ * Returns 0 when the rule was decoded (rule->dnat is 1 for a DNAT rule),
+ * -EAFNOSUPPORT for another family, -ENOMSG for a message that is not a
+ * rule, and -EBADMSG when an attribute is truncated, out of bounds or has
+ * the wrong size, or the table name, chain name or expression list is
+ * missing.  On error, rule is zeroed. */
 int nftrule_decode(const struct nl_hdr *msg, struct nat_rule *rule);
 
 /* Reads the table name of any nf_tables object message (table, chain,
  * rule, set...) whose first attribute type is the table name, which holds
- * for every NFT_MSG_NEW* and NFT_MSG_DEL* message.  Sets *family and
- * *table (pointing into msg).  Returns 0, -ENOENT when the message has no
+ * for every NFT_MSG_NEW* and NFT_MSG_DEL* message except NEWGEN.  Sets
+ * *family (NFT_PROTO_*, the nfgenmsg family) and *table (pointing into
+ * msg).  Returns 0, -ENOENT when the message has no
  * table name, or -EBADMSG. */
 int nftrule_msg_table(const struct nl_hdr *msg, int *family, const char **table);
 
