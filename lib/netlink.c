@@ -544,6 +544,10 @@ int nl_sock_request(int fd, const void *req, size_t req_len, void *buf, size_t s
 		if (n < 0)
 			return (int)n;
 		r = nl_cb_run(buf, (size_t)n, seq, portid, request_cb, &rc);
+		/* A reply to a request without NL_F_ACK that is not
+		 * multi-part (a plain GET) ends with its one message. */
+		if (r == NL_CB_OK && !(rh->flags & NL_F_ACK) && reply_complete(buf, (size_t)n))
+			return 0;
 		if (r == NL_CB_OK)
 			continue;
 		/* A callback that stopped, or an interrupted dump, leaves the

@@ -249,8 +249,10 @@ int nl_sock_send(int fd, const void *buf, size_t len);
  * Datagrams from a sender other than the kernel (pid != 0) are dropped. */
 ssize_t nl_sock_recv(int fd, void *buf, size_t size);
 /* Sends the request in (req, req_len), whose header carries seq, then
- * receives into (buf, size) and runs cb until the request completes
- * (NL_MSG_DONE, an ACK or an error).  On -EINTR (interrupted dump) and on
+ * receives into (buf, size) and runs cb until the request completes:
+ * NL_MSG_DONE, an ACK or an error, or for a request without NL_F_ACK a
+ * reply message without NL_F_MULTI.  Set NL_F_ACK only on requests that
+ * are not dumps, because the kernel ends a dump with NL_MSG_DONE.  On -EINTR (interrupted dump) and on
  * an error a callback returned, it first reads the rest of the reply so
  * the socket can serve the next request.  After -EBADMSG, -ESRCH, -EPROTO
  * or a receive error the socket state is unknown and the caller should

@@ -297,6 +297,38 @@ static void test_kernel_route_dump(void **state)
 	close(fd);
 }
 
+static void test_kernel_plain_get(void **state)
+{
+	static uint8_t rbuf[NL_RECV_BUF_SIZE];
+	uint8_t req[64];
+	struct nl_msg m;
+	struct link_count lc = { 0 };
+	int32_t *ifindex;
+	int fd, len;
+
+	(void)state;
+	fd = nl_sock_open(NL_PROTO_ROUTE, 0);
+	assert_true(fd >= 0);
+	/* RTM_GETLINK for ifindex 1 (lo) without NLM_F_DUMP or NLM_F_ACK:
+	 * one RTM_NEWLINK message and nothing after it. */
+	nl_msg_init(&m, req, sizeof req, TEST_RTM_GETLINK, NL_F_REQUEST, 77);
+	ifindex = nl_msg_put_extra(&m, TEST_IFINFOMSG_LEN);
+	assert_non_null(ifindex);
+	ifindex[1] = 1;    /* struct ifinfomsg: family, pad, type; then ifi_index */
+	len = nl_msg_end(&m);
+	assert_int_equal(nl_sock_request(fd, req, (size_t)len, rbuf, sizeof rbuf, link_cb, &lc), 0);
+	assert_int_equal(lc.links, 1);
+	assert_true(lc.saw_lo);
+
+	/* With NLM_F_ACK the request also waits for the ACK. */
+	((struct nl_hdr *)req)->flags |= NL_F_ACK;
+	((struct nl_hdr *)req)->seq = 78;
+	lc.links = 0;
+	assert_int_equal(nl_sock_request(fd, req, (size_t)len, rbuf, sizeof rbuf, link_cb, &lc), 0);
+	assert_int_equal(lc.links, 1);
+	close(fd);
+}
+
 static void test_kernel_join_group(void **state)
 {
 	int fd;
@@ -344,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_runner_error_ack),
 		cmocka_unit_test(test_kernel_route_dump),
 		cmocka_unit_test(test_kernel_error_reply),
+		cmocka_unit_test(test_kernel_plain_get),
 		cmocka_unit_test(test_kernel_join_group),
 	};
 
