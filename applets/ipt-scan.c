@@ -357,6 +357,14 @@ static int nft_scan(struct scan *s)
 	return 0;
 }
 
+/* Errors that mean the kernel has no nf_tables (or no netlink for it),
+ * as opposed to a failure worth retrying. */
+static int nft_unavailable(int err)
+{
+	return err == -EPROTONOSUPPORT || err == -EAFNOSUPPORT || err == -EOPNOTSUPP ||
+	       err == -EINVAL || err == -ENOENT;
+}
+
 static const char *capability_hint(int err)
 {
 	return err == -EPERM || err == -EACCES ?
@@ -794,9 +802,18 @@ static int nft_start(struct scan *s)
 	}
 	r = nft_scan(s);
 	s->last_scan_ms = clock_ms();
-	if (r < 0)
+	if (r < 0 && (s->once || nft_unavailable(r) || r == -EPERM || r == -EACCES))
 		return r;
 	s->nft_active = 1;
+	if (r < 0) {
+		/* A dump that kept changing, or lost events: nf_tables works,
+		 * so keep following it and take the snapshot on a retry. */
+		unsigned delay = backoff_next(&s->retry);
+
+		log_errno(LOG_WARN, -r, "first nf_tables scan failed; retrying in %u ms", delay);
+		s->nft_dirty = 1;
+		loop_timer_start(&s->loop, &s->rescan_timer, delay, rescan_cb, s);
+	}
 	return 0;
 }
 
