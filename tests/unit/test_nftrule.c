@@ -143,14 +143,17 @@ static const struct expect expected[] = {
 	{ 15, "CNI-DN-native", 1, PEV_TCP, NULL, 0, 9100, 9102, "10.4.0.10", 100, 100, 0, 0, "" },
 	{ 16, "CNI-DN-native", 1, PEV_TCP, "192.168.0.0", 16, 9103, 9103, "10.4.0.10", 103, 103, 0, 0, "" },
 	{ 17, "CNI-DN-native", 1, PEV_UDP, NULL, 0, 9104, 9105, "10.4.0.10", 0, 0, 0, 0, "" },
-	{ 18, "hostports", 1, PEV_TCP, NULL, 0, 9090, 9090, "10.4.0.9", 90, 90, 0, 0, "f00dcafe0123" },
-	{ 19, "hostip_hostports", 1, PEV_UDP, "127.0.0.1", 32, 9091, 9091, "10.4.0.9", 91, 91, 0, 0, "f00dcafe0123" },
-	{ 24, "masquerading", 0, 0, "10.4.0.9", 32, 0, 0, NULL, 0, 0, 1, 0, "f00dcafe0123" },
+	/* The network header's protocol byte instead of meta l4proto. */
+	{ 18, "CNI-DN-native", 1, PEV_UDP, NULL, 0, 9106, 9106, "10.4.0.10", 106, 106, 0, 0, "" },
+	{ 19, "hostports", 1, PEV_TCP, NULL, 0, 9090, 9090, "10.4.0.9", 90, 90, 0, 0, "f00dcafe0123" },
+	{ 20, "hostip_hostports", 1, PEV_UDP, "127.0.0.1", 32, 9091, 9091, "10.4.0.9", 91, 91, 0, 0, "f00dcafe0123" },
+	{ 25, "masquerading", 0, 0, "10.4.0.9", 32, 0, 0, NULL, 0, 0, 1, 0, "f00dcafe0123" },
 	/* ip6tables-nft 1.8.9 writes IPv6 DNAT as the xtables target. */
-	{ 30, "CNI-DN-2e2f8d5b91929ef9fc152", 1, PEV_TCP, "::1", 128, 8081, 8081, "fd00:4::7", 80, 80, 0, 0, "" },
-	{ 33, "CNI-DN-04579c7bb67f4c3f6cca0", 1, PEV_UDP, NULL, 0, 6000, 6003, "fd00:4::7", 0, 0, 0, 0, "" },
-	{ 34, "hostports", 1, PEV_TCP, NULL, 0, 9092, 9092, "fd00:4::9", 92, 92, 0, 0, "f00dcafe0123" },
-	{ 35, "hostip_hostports", 1, PEV_TCP, "::1", 128, 9093, 9093, "fd00:4::9", 93, 93, 0, 0, "f00dcafe0123" },
+	{ 31, "CNI-DN-2e2f8d5b91929ef9fc152", 1, PEV_TCP, "::1", 128, 8081, 8081, "fd00:4::7", 80, 80, 0, 0, "" },
+	{ 34, "CNI-DN-04579c7bb67f4c3f6cca0", 1, PEV_UDP, NULL, 0, 6000, 6003, "fd00:4::7", 0, 0, 0, 0, "" },
+	{ 35, "CNI-DN-native6", 1, PEV_TCP, NULL, 0, 9107, 9107, "fd00:4::10", 107, 107, 0, 0, "" },
+	{ 36, "hostports", 1, PEV_TCP, NULL, 0, 9092, 9092, "fd00:4::9", 92, 92, 0, 0, "f00dcafe0123" },
+	{ 37, "hostip_hostports", 1, PEV_TCP, "::1", 128, 9093, 9093, "fd00:4::9", 93, 93, 0, 0, "f00dcafe0123" },
 };
 
 static void check_rule(const struct nat_rule *r, const struct expect *e)
@@ -188,11 +191,11 @@ static void test_recorded_rules(void **state)
 	(void)state;
 	buf = read_file(FIXTURES "nft-rules.nlmsg", &len);
 	n = split_messages(buf, len, msgs, 64);
-	assert_int_equal(n, 36);
+	assert_int_equal(n, 38);
 	for (size_t i = 0; i < n; i++) {
 		assert_int_equal(nftrule_decode(msgs[i], &rule), 0);
-		assert_int_equal(rule.family, i < 25 ? AF_INET : AF_INET6);
-		assert_string_equal(rule.table, i < 18 || (i >= 25 && i < 34) ? "nat" : "cni_hostport");
+		assert_int_equal(rule.family, i < 26 ? AF_INET : AF_INET6);
+		assert_string_equal(rule.table, i < 19 || (i >= 26 && i < 36) ? "nat" : "cni_hostport");
 	}
 
 	for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
@@ -268,6 +271,8 @@ static void test_recorded_bindings(void **state)
 		"add iptables/CNI-DN-native tcp 0.0.0.0 9103 103 target_ip=10.4.0.10\n"
 		"add iptables/CNI-DN-native udp 0.0.0.0 9104 - target_ip=10.4.0.10\n"
 		"add iptables/CNI-DN-native udp 0.0.0.0 9105 - target_ip=10.4.0.10\n"
+		"add iptables/CNI-DN-native udp 0.0.0.0 9106 106 target_ip=10.4.0.10\n"
+		"add iptables/CNI-DN-native6 tcp :: 9107 107 target_ip=fd00:4::10\n"
 		"add iptables/cni_hostport/f00dcafe0123 tcp 0.0.0.0 9090 90 target_ip=10.4.0.9\n"
 		"add iptables/cni_hostport/f00dcafe0123 tcp :: 9092 92 target_ip=fd00:4::9\n"
 		"add iptables/cni_hostport/f00dcafe0123 tcp ::1 9093 93 target_ip=fd00:4::9\n"
