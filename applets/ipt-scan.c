@@ -371,7 +371,7 @@ static const char *capability_hint(int err)
 	       " (ipt-scan needs CAP_NET_ADMIN in the network namespace)" : "";
 }
 
-static void legacy_update(struct scan *s);
+static void legacy_update(struct scan *s, int scan_now);
 
 static void rescan_cb(struct loop *loop, struct loop_timer *timer)
 {
@@ -393,8 +393,10 @@ static void rescan_cb(struct loop *loop, struct loop_timer *timer)
 		return;
 	}
 	backoff_reset(&s->retry);
+	/* The legacy tables keep their own timer, so an nf_tables change
+	 * does not wait for iptables-legacy-save. */
 	if (s->backend == BACKEND_AUTO)
-		legacy_update(s);
+		legacy_update(s, 0);
 	publish(s);
 }
 
@@ -717,15 +719,16 @@ static void legacy_tick(struct loop *loop, struct loop_timer *timer)
 	struct scan *s = timer->ctx;
 
 	(void)loop;
-	legacy_update(s);
+	legacy_update(s, 1);
 	publish(s);
 }
 
-/* Decides whether legacy tables need reading, reads them, and keeps the
- * poll timer running only while they do.  In auto mode the timer runs
- * while the kernel lists a legacy nat table, or while nf_tables has no
- * nat table (a legacy-only system may create one later). */
-static void legacy_update(struct scan *s)
+/* Decides whether legacy tables need reading, reads them when scan_now
+ * (or when they were never read), and keeps the poll timer running only
+ * while they need reading.  In auto mode the timer runs while the kernel
+ * lists a legacy nat table, or while nf_tables has no nat table (a
+ * legacy-only system may create one later). */
+static void legacy_update(struct scan *s, int scan_now)
 {
 	int listed = 1, poll_needed = 1;
 
@@ -736,17 +739,18 @@ static void legacy_update(struct scan *s)
 		poll_needed = listed || !s->nft_tables_exist || !s->nft_active;
 	}
 	if (listed) {
-		legacy_scan(s);
+		if (scan_now || !s->legacy_done)
+			legacy_scan(s);
 	} else if (s->legacy_done && s->legacy_set.count) {
 		natbind_set_clear(&s->legacy_set);   /* the legacy tables are gone */
 	} else {
 		s->legacy_done = 1;
 	}
 	s->legacy_active = poll_needed;
-	if (poll_needed && !s->once)
-		loop_timer_start(&s->loop, &s->legacy_timer, s->interval_ms, legacy_tick, s);
-	else
+	if (!poll_needed || s->once)
 		loop_timer_stop(&s->loop, &s->legacy_timer);
+	else if (!s->legacy_timer.armed)
+		loop_timer_start(&s->loop, &s->legacy_timer, s->interval_ms, legacy_tick, s);
 }
 
 /* ---- setup ---- */
@@ -946,7 +950,7 @@ int ipt_scan_main(int argc, char **argv)
 			info("reading nf_tables rules%s", s->once ? "" : "; following changes");
 		}
 	}
-	legacy_update(s);
+	legacy_update(s, 1);
 	if (s->legacy_active && !s->once)
 		info("polling legacy iptables every %u s", s->interval_ms / 1000);
 	publish(s);
