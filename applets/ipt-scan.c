@@ -4,15 +4,16 @@
  * rules in chains named CNI-DN-... (the CNI portmap plugin's iptables
  * backend) and in the nf_tables table cni_hostport (its nftables backend).
  * With nf_tables it reads the rules over netlink and rescans when a rule
- * change is committed, without polling; legacy iptables tables are read
- * with iptables-legacy-save and polled.
+ * change is committed, without polling.  Legacy iptables tables have no
+ * change notifications, so they are read with iptables-legacy-save and
+ * polled.
  *
  *   --backend nft|legacy|auto  where to read rules (default auto: nf_tables,
  *                              plus the legacy nat tables the kernel lists)
  *   --interval SECONDS         legacy polling interval (default 3)
  *   --chain-prefix PREFIX      count DNAT rules in chains whose name starts
  *                              with PREFIX; repeatable (default CNI-DN-)
- *   --max-range N              most bindings one port-range rule yields
+ *   --max-range N              maximum bindings from one port-range rule
  *                              (default 1024)
  *   --from-file FILE           read iptables-save output from FILE (- for
  *                              stdin) once, print it and exit
