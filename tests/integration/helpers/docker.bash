@@ -13,6 +13,8 @@
 #   docker_daemon_start start the daemon again on the same paths
 #   d ARGS...           run the docker CLI against the private daemon
 #
+# DOCKER_DAEMON_ARGS adds dockerd options (e.g. --live-restore) to the
+# next docker_daemon_start.
 # ID defaults to ${BATS_ROOT_PID:-$$}, so parallel runs do not collide.
 # Needs root, dockerd and containerd (docker.io), busybox-static, iproute2.
 
@@ -26,7 +28,7 @@ _docker_log() {
 	printf 'docker.bash: %s\n' "$*" >&2
 }
 
-# Waits up to 30 s for the daemon to answer /_ping.
+# Waits up to 30 s until the daemon responds to the docker CLI.
 _docker_wait_ready() {
 	local i
 	for i in $(seq 1 300); do
@@ -62,6 +64,7 @@ docker_daemon_start() {
 		--ipv6 --fixed-cidr-v6 fd00:d0c:1::/64 \
 		--iptables=true \
 		--log-level warn \
+		${DOCKER_DAEMON_ARGS:-} \
 		>>"$DOCKER_DIR/dockerd.log" 2>&1 &
 	DOCKER_PID=$!
 	echo "$DOCKER_PID" > "$DOCKER_DIR/dockerd.launcher-pid"
@@ -88,7 +91,7 @@ docker_start() {
 	local id=${1:-${BATS_ROOT_PID:-$$}}
 	DOCKER_NETNS=rdtest-docker-$id
 	DOCKER_DIR=/tmp/rdtest-docker-$id
-	# The socket path stays short: sun_path holds 108 bytes.
+	# The socket path stays short because sun_path has room for 107 bytes.
 	DOCKER_SOCK=$DOCKER_DIR/docker.sock
 	DOCKER_HOST=unix://$DOCKER_SOCK
 	export DOCKER_NETNS DOCKER_DIR DOCKER_SOCK DOCKER_HOST
