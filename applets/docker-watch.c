@@ -527,7 +527,11 @@ static int on_port(void *ctx, const struct docker_port *port, const char *key, c
 	b.host_ip = port->host_ip;
 	b.host_port = port->host_port;
 	b.target_port = port->container_port;
+	/* docker-proxy forwards an IPv6 host address to the container's IPv6
+	 * address when it has one, and to its IPv4 address otherwise. */
 	b.target_ip = ic->c->ip;
+	if (b.host_ip.family == AF_INET6 && ic->c->ip6.family)
+		b.target_ip = ic->c->ip6;
 	/* The same host endpoint twice in one container is one binding. */
 	for (size_t i = 0; i < ic->count; i++)
 		if (ic->list[i].proto == b.proto && ic->list[i].host_port == b.host_port &&

@@ -315,26 +315,35 @@ static int address_at(const struct json *j, int obj, const char *key, struct pev
 	return pev_addr_parse(buf, (size_t)n, addr);
 }
 
-/* The container's address: the default bridge's IPAddress, else the first
- * network's; IPv4 is preferred because Docker's port forwarding targets
- * it, then the global IPv6 address. */
-static void container_address(const struct json *j, int settings, struct pev_addr *addr)
+/* Reads the address at key of the default bridge (settings itself) or,
+ * failing that, of the first network that has one. */
+static int network_address(const struct json *j, int settings, const char *key,
+			   struct pev_addr *addr)
 {
-	static const char *const keys[] = { "IPAddress", "GlobalIPv6Address" };
 	int networks = json_get(j, settings, "Networks");
 
-	memset(addr, 0, sizeof *addr);
-	for (size_t k = 0; k < 2; k++) {
-		if (address_at(j, settings, keys[k], addr) == 0)
-			return;
-		if (json_type(j, networks) != JSMN_OBJECT)
-			continue;
-		for (int m = 0, i = networks + 1; m < j->tokens[networks].size;
-		     m++, i = json_skip(j, i + 1))
-			if (address_at(j, i + 1, keys[k], addr) == 0)
-				return;
-	}
-	memset(addr, 0, sizeof *addr);
+	if (address_at(j, settings, key, addr) == 0)
+		return 0;
+	if (json_type(j, networks) != JSMN_OBJECT)
+		return -1;
+	for (int m = 0, i = networks + 1; m < j->tokens[networks].size; m++, i = json_skip(j, i + 1))
+		if (address_at(j, i + 1, key, addr) == 0)
+			return 0;
+	return -1;
+}
+
+/* The container's addresses: ip is IPv4 when it has one (the target of
+ * Docker's IPv4 forwarding), else its global IPv6 address; ip6 is the
+ * global IPv6 address, which Docker's forwarding of IPv6 host addresses
+ * targets when the container has one. */
+static void container_address(const struct json *j, int settings, struct docker_container *c)
+{
+	memset(&c->ip, 0, sizeof c->ip);
+	memset(&c->ip6, 0, sizeof c->ip6);
+	if (network_address(j, settings, "GlobalIPv6Address", &c->ip6) < 0)
+		memset(&c->ip6, 0, sizeof c->ip6);
+	if (network_address(j, settings, "IPAddress", &c->ip) < 0)
+		c->ip = c->ip6;
 }
 
 /* see lib/docker.h */
@@ -366,7 +375,7 @@ int docker_inspect_parse(const char *text, size_t len, jsmntok_t *tokens, int ma
 		return 0;
 	if (json_type(&j, settings) != JSMN_OBJECT)
 		return DOCKER_ERROR_SHAPE;
-	container_address(&j, settings, &c->ip);
+	container_address(&j, settings, c);
 	ports = json_get(&j, settings, "Ports");
 	if (ports < 0 || json_is_null(&j, ports))
 		return 0;

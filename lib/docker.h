@@ -91,6 +91,7 @@ struct docker_container {
 	struct pev_addr ip;           /* the container's address, family 0 when none */
 	unsigned ports;               /* valid published ports reported */
 	unsigned invalid;             /* entries skipped as invalid */
+	struct pev_addr ip6;          /* the container's global IPv6 address, family 0 when none */
 };
 
 /* Called per published port.  For an entry that cannot be used, port is

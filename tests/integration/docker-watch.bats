@@ -36,13 +36,14 @@ run_container() {
 	a=$(run_container -p 8080:80 -p 127.0.0.1:9090:80)
 	b=$(run_container --expose 80)
 	ip=$(d inspect -f '{{.NetworkSettings.IPAddress}}' "$a")
+	ip6=$(d inspect -f '{{.NetworkSettings.GlobalIPv6Address}}' "$a")
 	run dw_once -H "$DOCKER_HOST"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "sync docker" ]
 	[ "${lines[${#lines[@]}-1]}" = "done docker" ]
 	[ "${#lines[@]}" -eq 5 ]
 	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp 0.0.0.0 8080 80 target_ip=$ip"
-	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp :: 8080 80 target_ip=$ip"
+	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp :: 8080 80 target_ip=$ip6"
 	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp 127.0.0.1 9090 80 target_ip=$ip"
 	! printf '%s\n' "${lines[@]}" | grep -q "$b"
 }
@@ -77,6 +78,7 @@ run_container() {
 	a=$(run_container -p 8080:80 -p 127.0.0.1:9090:80 -p 5353:53/udp -p 7000-7002:7000-7002)
 	dw_wait_count 9 "^add docker/$a "
 	ip=$(d inspect -f '{{.NetworkSettings.IPAddress}}' "$a")
+	ip6=$(d inspect -f '{{.NetworkSettings.GlobalIPv6Address}}' "$a")
 	s=${a:0:12}
 	run dw_lines_for "$a"
 	sorted=$(printf '%s\n' "${lines[@]}" | sort)
@@ -86,12 +88,12 @@ run_container() {
 		"add docker/$s tcp 0.0.0.0 7002 7002 target_ip=$ip" \
 		"add docker/$s tcp 0.0.0.0 8080 80 target_ip=$ip" \
 		"add docker/$s tcp 127.0.0.1 9090 80 target_ip=$ip" \
-		"add docker/$s tcp :: 7000 7000 target_ip=$ip" \
-		"add docker/$s tcp :: 7001 7001 target_ip=$ip" \
-		"add docker/$s tcp :: 7002 7002 target_ip=$ip" \
-		"add docker/$s tcp :: 8080 80 target_ip=$ip" \
+		"add docker/$s tcp :: 7000 7000 target_ip=$ip6" \
+		"add docker/$s tcp :: 7001 7001 target_ip=$ip6" \
+		"add docker/$s tcp :: 7002 7002 target_ip=$ip6" \
+		"add docker/$s tcp :: 8080 80 target_ip=$ip6" \
 		"add docker/$s udp 0.0.0.0 5353 53 target_ip=$ip" \
-		"add docker/$s udp :: 5353 53 target_ip=$ip" | sort)
+		"add docker/$s udp :: 5353 53 target_ip=$ip6" | sort)
 	dw_wait_count 11 "^add docker/$a "
 	run dw_lines_for "$a"
 	[ "$(printf '%s\n' "${lines[@]}" | sort)" = "$expected" ]
@@ -117,9 +119,14 @@ run_container() {
 	dw_start -H "$DOCKER_HOST"
 	dw_wait_line '^done docker$'
 	a=$(run_container -p '[::1]:9091:80' -p 8082:80)
-	dw_wait_line "^add docker/$a tcp ::1 9091 80 target_ip="
-	dw_wait_line "^add docker/$a tcp :: 8082 80 target_ip="
-	dw_wait_line "^add docker/$a tcp 0.0.0.0 8082 80 target_ip="
+	ip=$(d inspect -f '{{.NetworkSettings.IPAddress}}' "$a")
+	ip6=$(d inspect -f '{{.NetworkSettings.GlobalIPv6Address}}' "$a")
+	[ -n "$ip6" ]
+	# IPv6 host addresses target the container's IPv6 address, as
+	# docker-proxy does.
+	dw_wait_line "^add docker/$a tcp ::1 9091 80 target_ip=$ip6\$"
+	dw_wait_line "^add docker/$a tcp :: 8082 80 target_ip=$ip6\$"
+	dw_wait_line "^add docker/$a tcp 0.0.0.0 8082 80 target_ip=$ip\$"
 }
 
 @test "kill and rm -f withdraw" {

@@ -372,8 +372,12 @@ static void test_inspect_ipv6(void **state)
 	struct docker_container c;
 	struct ports p;
 
+	char ip[64];
+
 	inspect("inspect-ipv6.http", &c, &p);
 	assert_true(c.running);
+	assert_string_equal(pev_addr_format(&c.ip, ip, sizeof ip), "172.17.0.3");
+	assert_string_equal(pev_addr_format(&c.ip6, ip, sizeof ip), "fd00:d0c:1::242:ac11:3");
 	assert_string_equal(p.text, "tcp 0.0.0.0 8081 80\ntcp :: 8081 80\ntcp ::1 9091 80\n");
 }
 
@@ -397,6 +401,7 @@ static void test_inspect_stopped(void **state)
 	assert_false(c.running);
 	assert_int_equal(c.ports, 0);
 	assert_int_equal(c.ip.family, 0);
+	assert_int_equal(c.ip6.family, 0);
 }
 
 static void test_inspect_restart_policy(void **state)
@@ -439,6 +444,7 @@ static void test_inspect_invalid_entries(void **state)
 	memset(&p, 0, sizeof p);
 	assert_int_equal(docker_inspect_parse(doc, sizeof doc - 1, tokens, TOKENS, &c, on_port, &p, NULL), 0);
 	assert_string_equal(pev_addr_format(&c.ip, ip, sizeof ip), "10.1.2.3");
+	assert_int_equal(c.ip6.family, 0);
 	assert_int_equal(c.ports, 2);
 	assert_int_equal(c.invalid, 7);
 	assert_string_equal(p.text,
