@@ -954,7 +954,8 @@ static int on_record(void *ctx, const char *record, size_t len)
 		char shown[128];
 
 		log_sanitize(shown, sizeof shown, record, len);
-		error("invalid event from the Docker daemon (%s): %s", docker_strerror(r), shown);
+		error("invalid event from the Docker daemon (%s): %s",
+		      r == DOCKER_ERROR_JSON ? json_strerror(json_error) : docker_strerror(r), shown);
 		return 1;
 	}
 	handle_event(&ev);
