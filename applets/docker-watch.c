@@ -810,7 +810,8 @@ static void api_readable(struct loop *loop, struct loop_watch *watch, uint32_t e
 	}
 	if (g.api.fd >= 0 || g.unsent)
 		send_requests();
-	if (g.inflight)
+	/* The timer also covers the wait for the event stream's header. */
+	if (g.inflight || g.phase == PHASE_EVENTS)
 		loop_timer_start(&g.loop, &g.request_timer, REQUEST_TIMEOUT_MS, request_timed_out, NULL);
 	else
 		loop_timer_stop(&g.loop, &g.request_timer);
@@ -818,7 +819,7 @@ static void api_readable(struct loop *loop, struct loop_watch *watch, uint32_t e
 
 static void request_timed_out(struct loop *loop, struct loop_timer *timer)
 {
-	reconnect("the daemon did not answer an API request within 30 s", 0);
+	reconnect("no response from the daemon within 30 s", 0);
 }
 
 static int api_open(void)
@@ -1059,7 +1060,10 @@ static void open_events(void)
 	if ((r = loop_watch_add(&g.loop, &g.events.watch, fd, EPOLLIN, events_readable, NULL)) < 0)
 		die_errno(EXIT_FAIL, -r, "epoll registration failed");
 	snprintf(target, sizeof target, "%s/events?%s", g.api_prefix, EVENTS_QUERY);
-	/* Ask for JSON lines; json-seq records are read as well. */
+	/* Engine 29 (API 1.52) picks the stream's media type from Accept:
+	 * application/jsonl or application/x-ndjson give JSON lines, and
+	 * application/json-seq gives RFC 7464 records, which are read too.
+	 * Older daemons ignore Accept and send JSON lines. */
 	if ((r = send_request(&g.events, target, "application/jsonl, application/x-ndjson;q=0.9")) < 0) {
 		char reason[512];
 
