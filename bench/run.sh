@@ -3,6 +3,7 @@
 #
 #   sh bench/run.sh          every bench/*.sh
 #   sh bench/run.sh NAME...  only bench/NAME.sh
+#   sh bench/run.sh --join   only rebuild docs/benchmarks.md from docs/bench/
 #
 # Each bench/NAME.sh writes its Markdown section to the file named by
 # $BENCH_OUT; that section is kept as docs/bench/NAME.md, and
@@ -10,10 +11,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p out/bench docs/bench
-if [ $# = 0 ]; then
+if [ "${1:-}" = --join ]; then
+	set -- --join
+elif [ $# = 0 ]; then
 	set -- $(ls bench/*.sh | grep -v '/run.sh$' | sed 's|bench/\(.*\)\.sh|\1|')
 fi
 for name in "$@"; do
+	[ "$name" = --join ] && break
 	echo "== bench: $name"
 	BENCH_OUT=out/bench/$name.md
 	export BENCH_OUT
