@@ -106,7 +106,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [metrics]
   address = ""
 EOT
-	containerd --config "$dir/config.toml" >"$dir/containerd.log" 2>&1 &
+	# 3>&- so bats does not wait for the daemon when a test ends.
+	containerd --config "$dir/config.toml" >>"$dir/containerd.log" 2>&1 3>&- &
 	CONTAINERD_PID=$!
 	echo "$CONTAINERD_PID" > "$dir/containerd.pid"
 	for i in $(seq 1 100); do
@@ -129,7 +130,10 @@ EOT
 # Stops the daemon only (shims and containers keep running), as a crash
 # or an upgrade restart would.
 containerd_kill_daemon() {
-	local pid=${CONTAINERD_PID:-$(cat "$CONTAINERD_DIR/containerd.pid" 2>/dev/null)} i
+	# The pid file is current even when a test restarted the daemon in a
+	# subshell that set its own CONTAINERD_PID.
+	local pid i
+	pid=$(cat "$CONTAINERD_DIR/containerd.pid" 2>/dev/null || echo "${CONTAINERD_PID:-}")
 	[ -n "$pid" ] || return 0
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for i in $(seq 1 100); do
