@@ -218,3 +218,31 @@ done ctrd" ]
 	run "$RDAGENT" ctr-watch extra
 	[ "$status" -eq 2 ]
 }
+
+@test "malformed HTTP/2 from the server: logged, reconnected" {
+	# A peer that answers the client preface with a PING instead of
+	# SETTINGS, then closes; it counts the connections it accepted.
+	local sock=$TEST_DIR/bad.sock count=$TEST_DIR/bad.count
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+n = 0
+while n < 3:
+    c, _ = s.accept(); n += 1
+    open(sys.argv[2], "w").write(str(n))
+    c.recv(65536)
+    c.sendall(bytes([0, 0, 8, 6, 0, 0, 0, 0, 0]) + b"12345678")
+    c.close()
+' "$sock" "$count" 3>&- &
+	local peer=$!
+	WATCH_OUT=$TEST_DIR/bad.out WATCH_ERR=$TEST_DIR/bad.err
+	while [ ! -S "$sock" ]; do sleep 0.05; done
+	"$RDAGENT" ctr-watch --address "$sock" >"$WATCH_OUT" 2>"$WATCH_ERR" 3>&- &
+	WATCH_PID=$!
+	wait "$peer"
+	[ "$(cat "$count")" -eq 3 ]
+	kill -0 "$WATCH_PID"
+	grep -q "HTTP/2 protocol error: server preface is not SETTINGS; reconnecting" "$WATCH_ERR"
+	[ "$(grep -c '^add ' "$WATCH_OUT")" -eq 0 ]
+}
