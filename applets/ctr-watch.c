@@ -60,7 +60,7 @@ static const char *const default_addresses[] = {
 #define NETWORK_CONFIG_MAX (4u << 20)
 /* Events that arrive while a snapshot or a lookup is running wait here. */
 #define QUEUE_MAX 1024
-/* containerd limits identifiers to 76 characters (pkg/identifiers). */
+/* containerd limits identifiers to 76 characters (its identifiers package). */
 #define ID_MAX 127
 #define CALL_TIMEOUT_MS 30000
 /* nerdctl 2.1.3+ may write network-config.json after the task starts. */
@@ -731,8 +731,8 @@ static void advance(struct watcher *w)
 		w->queue_len--;
 	}
 	if (w->queue_overflow) {
-		/* Events were dropped: a new snapshot replaces what they
-		 * would have told; the subscription keeps running. */
+		/* Events were dropped, so a new snapshot replaces them.  The
+		 * subscription keeps running. */
 		w->queue_overflow = 0;
 		w->queue_len = 0;
 		start_snapshot(w);
