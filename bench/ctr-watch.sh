@@ -27,6 +27,7 @@ cleanup() {
 	[ -n "$watch_pid" ] && kill "$watch_pid" 2>/dev/null
 	[ -n "$events_pid" ] && kill "$events_pid" 2>/dev/null
 	containerd_stop "$ns"
+	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
