@@ -26,6 +26,10 @@
  *   --vtunnel-addr ADDR     where vtunnel-send sends and vtunnel-peer
  *                           listens: tcp:HOST:PORT, HOST:PORT or unix:PATH
  *                           (default tcp:127.0.0.1:3040)
+ *   --vtunnel-upstream ADDR   vtunnel-peer's upstream (default: the
+ *                           Windows host, vsock:2:17381)
+ *   --vtunnel-handshake ADDR  where vtunnel-peer answers the host's
+ *                           handshake (default vsock:ANY:17382)
  *   --k8s-listen-addr ADDR  host address for Service ports: 0.0.0.0
  *                           (default) or 127.0.0.1
  *   --docker-socket PATH    Docker socket (default /var/run/docker.sock)
@@ -117,6 +121,7 @@ struct agent {
 	struct loop loop;
 	struct agent_config cfg;
 	pid_t self;
+	unsigned backoff_initial_ms, backoff_max_ms;
 	struct child child[PLAN_MAX_CHILDREN];
 	unsigned child_count;
 	struct child *sink;
@@ -414,7 +419,7 @@ static void schedule_restart(struct child *c, uint64_t ran_ms)
 	if (ran_ms >= HEALTHY_MS)
 		backoff_reset(&c->backoff);
 	delay = backoff_next(&c->backoff);
-	info("restarting %s in %u.%u s", c->spec.applet, delay / 1000, delay % 1000 / 100);
+	info("restarting %s in %u.%03u s", c->spec.applet, delay / 1000, delay % 1000);
 	loop_timer_start(&c->agent->loop, &c->restart_timer, delay, restart_due, c);
 }
 
@@ -681,7 +686,7 @@ static void apply_plan(struct agent *a, const struct plan *plan)
 			c->agent = a;
 			c->fd = -1;
 			plan_child_copy(&c->spec, spec);
-			backoff_init(&c->backoff, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
+			backoff_init(&c->backoff, a->backoff_initial_ms, a->backoff_max_ms);
 			if (spec->role == PLAN_SINK)
 				a->sink = c;
 			start_child(c);
@@ -864,7 +869,7 @@ static void start_detection(struct agent *a)
 enum {
 	OPT_PRIVILEGED = 256, OPT_DOCKER, OPT_CONTAINERD, OPT_KUBERNETES, OPT_IPTABLES,
 	OPT_VTUNNEL_PEER, OPT_VTUNNEL_ADDR, OPT_K8S_LISTEN_ADDR, OPT_DOCKER_SOCKET,
-	OPT_CONTAINERD_SOCKET, OPT_KUBECONFIG,
+	OPT_CONTAINERD_SOCKET, OPT_KUBECONFIG, OPT_VTUNNEL_UPSTREAM, OPT_VTUNNEL_HANDSHAKE,
 };
 
 static enum tristate bool_option(const char *value, const char *name)
@@ -882,6 +887,8 @@ static void parse_native(struct agent_config *cfg, int argc, char **argv)
 		{ "iptables", optional_argument, 0, OPT_IPTABLES },
 		{ "vtunnel-peer", optional_argument, 0, OPT_VTUNNEL_PEER },
 		{ "vtunnel-addr", required_argument, 0, OPT_VTUNNEL_ADDR },
+		{ "vtunnel-upstream", required_argument, 0, OPT_VTUNNEL_UPSTREAM },
+		{ "vtunnel-handshake", required_argument, 0, OPT_VTUNNEL_HANDSHAKE },
 		{ "k8s-listen-addr", required_argument, 0, OPT_K8S_LISTEN_ADDR },
 		{ "docker-socket", required_argument, 0, OPT_DOCKER_SOCKET },
 		{ "containerd-socket", required_argument, 0, OPT_CONTAINERD_SOCKET },
@@ -904,6 +911,8 @@ static void parse_native(struct agent_config *cfg, int argc, char **argv)
 				usage_error("invalid value '%s' for --vtunnel-addr: expected tcp:HOST:PORT, HOST:PORT or unix:PATH",
 					    optarg);
 			break;
+		case OPT_VTUNNEL_UPSTREAM: cfg->vtunnel_upstream = optarg; break;
+		case OPT_VTUNNEL_HANDSHAKE: cfg->vtunnel_handshake = optarg; break;
 		case OPT_K8S_LISTEN_ADDR: cfg->k8s_listen_addr = optarg; break;
 		case OPT_DOCKER_SOCKET: cfg->docker_socket = optarg; break;
 		case OPT_CONTAINERD_SOCKET: cfg->containerd_socket = optarg; break;
@@ -937,6 +946,28 @@ static void parse_go_style(struct agent_config *cfg, int argc, char **argv)
 		die(EXIT_FAIL, "agent must run as root");
 }
 
+/* Reads RDAGENT_AGENT_BACKOFF=MIN_MS:MAX_MS, the restart delays.  Tests
+ * shorten them to restart a child many times in a few seconds. */
+static void read_backoff(struct agent *a)
+{
+	const char *env = getenv("RDAGENT_AGENT_BACKOFF");
+	unsigned min_ms, max_ms;
+	char tail;
+
+	a->backoff_initial_ms = BACKOFF_INITIAL_MS;
+	a->backoff_max_ms = BACKOFF_MAX_MS;
+	if (!env || !*env)
+		return;
+	if (sscanf(env, "%u:%u%c", &min_ms, &max_ms, &tail) != 2 || min_ms < 1 || max_ms < min_ms ||
+	    max_ms > 3600000) {
+		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS; using %u:%u", env,
+		     BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
+		return;
+	}
+	a->backoff_initial_ms = min_ms;
+	a->backoff_max_ms = max_ms;
+}
+
 /* Makes sure descriptors 0-2 are open, so no pipe lands on them. */
 static void ensure_std_fds(void)
 {
@@ -966,6 +997,7 @@ int agent_main(int argc, char **argv)
 
 	a->self = getpid();
 	a->inotify_fd = -1;
+	read_backoff(a);
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = loop_init(&a->loop)) < 0)
 		die_errno(EXIT_FAIL, -r, "creating the event loop failed");

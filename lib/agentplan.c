@@ -209,6 +209,8 @@ int agent_config_check(const struct agent_config *cfg, char *err, size_t err_siz
 		return fail(err, err_size, "-vtunnelAddr must be provided when -privilegedService is enabled");
 	if (is_on(cfg->vtunnel_peer) && !privileged)
 		return fail(err, err_size, "--vtunnel-peer needs --privileged-service: only privileged mode sends to the vtunnel");
+	if ((cfg->vtunnel_upstream || cfg->vtunnel_handshake) && !is_on(cfg->vtunnel_peer))
+		return fail(err, err_size, "--vtunnel-upstream and --vtunnel-handshake configure vtunnel-peer; add --vtunnel-peer");
 	if (cfg->k8s_listen_addr && (!cfg->go_style || is_on(cfg->kubernetes)) &&
 	    strcmp(cfg->k8s_listen_addr, "0.0.0.0") && strcmp(cfg->k8s_listen_addr, "127.0.0.1"))
 		return fail(err, err_size, "invalid Kubernetes service listener address '%s'; valid options are 0.0.0.0 and 127.0.0.1",
@@ -323,6 +325,10 @@ int plan_build(const struct agent_config *cfg, const struct agent_detect *detect
 		if (is_on(cfg->vtunnel_peer)) {
 			c = add_child(plan, "vtunnel-peer", PLAN_RELAY, cfg);
 			add_args(c, "--listen", vtunnel_addr, NULL);
+			if (cfg->vtunnel_upstream)
+				add_args(c, "--to", cfg->vtunnel_upstream, NULL);
+			if (cfg->vtunnel_handshake)
+				add_args(c, "--handshake", cfg->vtunnel_handshake, NULL);
 		}
 	} else {
 		add_child(plan, "listen-hold", PLAN_SINK, cfg);

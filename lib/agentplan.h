@@ -30,6 +30,10 @@ struct agent_config {
 	enum tristate iptables;        /* default: on in listener mode, off in privileged mode */
 	enum tristate vtunnel_peer;
 	const char *vtunnel_addr;      /* transport form, e.g. tcp:127.0.0.1:3040; NULL for the default */
+	/* vtunnel-peer's upstream (--to) and handshake addresses; NULL keeps
+	 * its defaults, the Windows host over AF_VSOCK. */
+	const char *vtunnel_upstream;
+	const char *vtunnel_handshake;
 	const char *k8s_listen_addr;   /* 0.0.0.0 or 127.0.0.1; NULL leaves nodeport-watch's default */
 	const char *docker_socket;     /* path; NULL for the default */
 	const char *containerd_socket; /* path; NULL lets ctr-watch choose */

@@ -212,11 +212,13 @@ static void native_privileged_with_peer(void **state)
 	native_config(&cfg);
 	cfg.privileged = cfg.docker = cfg.vtunnel_peer = TRI_ON;
 	cfg.docker_socket = "/tmp/d.sock";
+	cfg.vtunnel_upstream = "tcp:127.0.0.1:17381";
+	cfg.vtunnel_handshake = "unix:/tmp/hs.sock";
 	assert_int_equal(agent_config_set_vtunnel_addr(&cfg, "unix:/tmp/vt.sock"), 0);
 	assert_int_equal(agent_config_check(&cfg, err, sizeof err), 0);
 	assert_string_equal(describe(&cfg, NULL),
 			    "docker-watch --host unix:///tmp/d.sock | vtunnel-send --to unix:/tmp/vt.sock;"
-			    " vtunnel-peer --listen unix:/tmp/vt.sock");
+			    " vtunnel-peer --listen unix:/tmp/vt.sock --to tcp:127.0.0.1:17381 --handshake unix:/tmp/hs.sock");
 }
 
 static void native_rejections(void **state)
@@ -239,6 +241,12 @@ static void native_rejections(void **state)
 	cfg.privileged = TRI_ON;
 	assert_int_equal(agent_config_check(&cfg, err, sizeof err), -1);
 	assert_non_null(strstr(err, "no source selected"));
+
+	native_config(&cfg);
+	cfg.privileged = cfg.docker = TRI_ON;
+	cfg.vtunnel_upstream = "tcp:127.0.0.1:1";
+	assert_int_equal(agent_config_check(&cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, "add --vtunnel-peer"));
 
 	native_config(&cfg);
 	cfg.iptables = TRI_OFF;
