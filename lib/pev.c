@@ -154,7 +154,9 @@ static int parse_owner(const char *s, size_t len, struct pev *ev, const char **r
 	return 0;
 }
 
-#define MAX_FIELDS 64
+/* A line of PEV_LINE_MAX - 1 bytes holds at most this many one-byte
+ * fields, so the KEY=VALUE count is never the reason a line fails. */
+#define MAX_FIELDS (PEV_LINE_MAX / 2)
 
 int pev_parse(const char *line, size_t len, struct pev *ev, const char **reason)
 {
