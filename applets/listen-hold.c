@@ -598,7 +598,7 @@ static void apply_event(void *ctx, const struct pev *ev)
 	struct listen_hold *lh = ctx;
 
 	if (bt_apply(&lh->table, ev) == -ENOMEM) {
-		char line[PEV_LINE_MAX];
+		char line[PEV_LINE_MAX + 1];
 
 		if (pev_format(ev, line, sizeof line) > 0)
 			line[strcspn(line, "\n")] = 0;

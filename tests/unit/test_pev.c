@@ -317,6 +317,24 @@ static void format_rejects_bad_fields(void **state)
 	assert_string_equal(out, "add a/b tcp 0.0.0.0 80 -\n");
 }
 
+static void format_max_length(void **state)
+{
+	char line[PEV_LINE_MAX + 1], out[PEV_LINE_MAX + 1];
+	struct pev ev;
+	const char *reason;
+	int n = snprintf(line, sizeof line, "add a/b tcp 0.0.0.0 80 80 k=");
+
+	/* 1023 bytes of line and the newline: exactly PEV_LINE_MAX. */
+	memset(line + n, 'v', PEV_LINE_MAX - 1 - (size_t)n);
+	line[PEV_LINE_MAX - 1] = 0;
+	assert_int_equal(pev_parse(line, PEV_LINE_MAX - 1, &ev, &reason), 0);
+	assert_int_equal(pev_format(&ev, out, sizeof out), PEV_LINE_MAX);
+	assert_memory_equal(out, line, PEV_LINE_MAX - 1);
+	assert_int_equal(out[PEV_LINE_MAX - 1], '\n');
+	/* One byte less of room and it no longer fits. */
+	assert_int_equal(pev_format(&ev, out, PEV_LINE_MAX), -1);
+}
+
 static void write_one_line(void **state)
 {
 	int fds[2];
@@ -539,6 +557,7 @@ int main(void)
 		cmocka_unit_test(many_attributes),
 		cmocka_unit_test(format_round_trip),
 		cmocka_unit_test(format_rejects_bad_fields),
+		cmocka_unit_test(format_max_length),
 		cmocka_unit_test(write_one_line),
 		cmocka_unit_test(reader_every_split),
 		cmocka_unit_test(reader_long_line_skipped),
