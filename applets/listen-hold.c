@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -661,6 +662,21 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	shut_down(lh, signo == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* Each held port is a descriptor, and the usual soft limit of 1024 is
+ * far below what a host with many published ports needs, so the soft
+ * limit is raised to the hard one. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_errno(LOG_WARN, errno, "raising the descriptor limit to %llu failed",
+			  (unsigned long long)rl.rlim_max);
+}
+
 static const struct option long_options[] = {
 	{ "udp", no_argument, 0, 'u' },
 	{ "recheck", required_argument, 0, 'r' },
@@ -686,6 +702,8 @@ int listen_hold_main(int argc, char **argv)
 		}
 	}
 	no_arguments(argc, argv);
+
+	raise_fd_limit();
 
 	/* The loop is the first member, so callbacks recover lh from it. */
 	r = loop_init(&lh.loop);

@@ -90,18 +90,18 @@ int inetdiag_build_request(void *buf, size_t size, uint32_t seq, int family,
 		return -EINVAL;
 	req.family = (uint8_t)family;
 	req.protocol = (uint8_t)protocol;
-	/* Ask for INET_DIAG_SKV6ONLY; the kernel sends it with bit
-	 * (INET_DIAG_SKV6ONLY - 1) of ext set or, since Linux 4.x, always. */
-	req.ext = (uint8_t)(1u << (INET_DIAG_SKV6ONLY - 1));
+	/* No ext bits: the kernel adds INET_DIAG_SKV6ONLY to each AF_INET6
+	 * socket without being asked (checked on Linux 6.18). */
 	req.states = states;
 	memset(buf, 0, size);
 	if (port) {
-		/* "sport >= port && sport <= port" in inet_diag bytecode: each
-		 * op jumps 'yes' bytes when true and 'no' bytes when false; a
-		 * program accepts when it ends exactly at its last byte and
-		 * rejects when a jump goes 4 bytes past it (inet_diag_bc_run
-		 * and inet_diag_bc_audit in net/ipv4/inet_diag.c).  The port
-		 * operand is in host order, in the 'no' field of the next op. */
+		/* The filter "sport >= port && sport <= port" in inet_diag
+		 * bytecode.  Each op jumps 'yes' bytes when its test is true and
+		 * 'no' bytes when false.  A socket matches when the program ends
+		 * exactly at its last byte, and a jump 4 bytes past the end
+		 * rejects it.  The port operand is in host order, in the 'no'
+		 * field of the op that follows.  Checked with strace on Linux
+		 * 6.18: the kernel then returns only the sockets on the port. */
 		struct bc_op ops[4] = {
 			{ INET_DIAG_BC_S_GE, 8, 16 + 4 },
 			{ 0, 0, port },

@@ -210,6 +210,25 @@ print(s.recv(64).decode().strip())
 	wait_until test "$(tcp_listeners "$PORT")" = "127.0.0.1:$PORT"
 }
 
+@test "dual-stack listener covers ipv4" {
+	# An IPv6 wildcard socket without IPV6_V6ONLY also takes IPv4.
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", int(sys.argv[1])))
+s.listen(16)
+time.sleep(60)
+' "$PORT" 3>&- &
+	OTHER_PID=$!
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	lh_start
+	lh_send "add docker/a tcp 0.0.0.0 $PORT 80"
+	wait_until log_has "tcp 0.0.0.0:$PORT: another process listens on ::,"
+	# Only the python3 socket listens (ss shows a dual-stack one as "*").
+	[ "$(tcp_listeners "$PORT")" = "*:$PORT" ]
+}
+
 @test "specific address held as given" {
 	NETNS=$NETNS_NAME
 	lh_start --recheck 1
