@@ -350,7 +350,11 @@ static int open_socket(const struct hold *h)
 		if (setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0)
 			goto fail;
 	}
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
+	/* SO_REUSEADDR lets a TCP listener bind while old connections on the
+	 * port sit in TIME_WAIT.  UDP does not need it, and on a UDP socket it
+	 * would let us bind beside a real socket that also set it and take
+	 * its datagrams. */
+	if (h->proto == PEV_TCP && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0)
 		goto fail;
 	if (bind(fd, sa, salen) < 0)
 		goto fail;

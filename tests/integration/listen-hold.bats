@@ -111,9 +111,10 @@ print(s.recv(64).decode().strip())
 	wait_until udp_reaches 127.0.0.1 "$PORT"
 	wait_until udp_reaches ::1 "$PORT"
 	# The datagrams were read and dropped: nothing waits in the queue.
-	wait_until test "$(ss -Hlun "sport = :$PORT" | awk '{ s += $2 } END { print s }')" = 0
+	wait_until prints 0 udp_queued "$PORT"
 	lh_send "del docker/dns udp 127.0.0.1 $PORT 53"
-	wait_until test -z "$(ss -Hlun "src 127.0.0.1 and sport = :$PORT")"
+	wait_until prints 0 udp_sockets "$PORT" 127.0.0.1
+	[ "$(udp_sockets "$PORT" "[::1]")" -eq 1 ]
 }
 
 @test "second owner keeps port open" {
@@ -207,7 +208,29 @@ print(s.recv(64).decode().strip())
 	# 127.0.0.1 stays covered by our own wildcard socket.
 	[ "$(tcp_listeners "$PORT")" = "0.0.0.0:$PORT" ]
 	lh_send "del docker/b tcp 0.0.0.0 $PORT 80"
-	wait_until test "$(tcp_listeners "$PORT")" = "127.0.0.1:$PORT"
+	wait_until prints "127.0.0.1:$PORT" tcp_listeners "$PORT"
+}
+
+@test "udp socket of another process is left alone" {
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+time.sleep(60)
+' "$PORT" 3>&- &
+	OTHER_PID=$!
+	wait_until prints 1 udp_sockets "$PORT"
+	lh_start --udp --recheck 1
+	lh_send "add docker/dns udp 127.0.0.1 $PORT 53"
+	wait_until log_has "udp 127.0.0.1:$PORT: another process listens on 127.0.0.1"
+	[ "$(udp_sockets "$PORT")" -eq 1 ]
+	kill "$OTHER_PID"
+	wait "$OTHER_PID" || true
+	OTHER_PID=
+	wait_until log_has "udp 127.0.0.1:$PORT: the other listener is gone; holding it now"
+	[ "$(udp_sockets "$PORT")" -eq 1 ]
+	udp_reaches 127.0.0.1 "$PORT"
 }
 
 @test "dual-stack listener covers ipv4" {

@@ -124,3 +124,27 @@ tcp_listeners() {
 log_has() {
 	grep -qF -- "$1" "$LH_LOG"
 }
+
+# Prints the number of UDP sockets bound to PORT, optionally only those
+# on address ADDR.
+udp_sockets() {
+	if [ -n "${2:-}" ]; then
+		ss -Hlun "src $2 and sport = :$1" | wc -l
+	else
+		ss -Hlun "sport = :$1" | wc -l
+	fi
+}
+
+# Succeeds when "FUNCTION ARGS..." prints EXPECTED; for wait_until, which
+# runs the check again on every try.
+prints() {
+	local expected=$1
+
+	shift
+	[ "$("$@")" = "$expected" ]
+}
+
+# Prints the bytes queued on UDP sockets bound to PORT.
+udp_queued() {
+	ss -Hlun "sport = :$1" | awk '{ s += $2 } END { print s + 0 }'
+}
