@@ -5,8 +5,9 @@
  *
  * TCP is held with SO_REUSEADDR on exactly the binding's address (IPv6
  * with IPV6_V6ONLY); connections that arrive are accepted and closed.
- * An address in 127.0.0.0/8 is held on 127.0.0.1; any other specific
- * address is held as given, with a warning that WSL does not relay it.
+ * A TCP address in 127.0.0.0/8 is held on 127.0.0.1, and any other
+ * specific address is held as given, with a warning that WSL does not
+ * relay it.  No address is widened to 0.0.0.0 or ::.
  * A port that another process already listens on is left alone and
  * checked again every --recheck seconds.  SCTP is never held.
  *
@@ -243,10 +244,10 @@ static int diag_dump(struct listen_hold *lh, int nl, int family, struct diag_mat
 	}
 }
 
-/* Returns 1 when another process listens on an address and port that
- * overlap h (its address goes to other_addr), 2 when only one of our own
- * holds overlaps, 0 when nothing does, or -errno when the query failed
- * and bind must decide. */
+/* Asks inet_diag who listens on an address and port that overlap h.
+ * Returns 1 when another process does, and writes its address to
+ * other_addr.  Returns 2 when only a socket of our own overlaps, 0 when
+ * nothing does, or -errno when the query failed and bind must decide. */
 static int other_listener(struct listen_hold *lh, const struct hold *h,
 			  char *other_addr, size_t size)
 {

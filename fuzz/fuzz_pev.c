@@ -1,8 +1,8 @@
-/* libFuzzer target for the port-event stream: the line reader splits the
- * input at every byte the first input byte selects, each line goes
- * through pev_parse, every accepted event is applied to a binding table,
- * and every accepted event must format back into a line that parses to
- * the same event. */
+/* libFuzzer target for the port-event stream.  The first input byte sets
+ * the size of the pieces the line reader is fed.  Each line goes through
+ * pev_parse, and each accepted event is applied to a binding table whose
+ * open endpoints must match the callbacks.  An accepted event must also
+ * format back into a line that parses to the same event. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
