@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# docker-watch against a stand-in daemon (helpers/fake-dockerd.py) that
+# replays responses recorded from dockerd 20.10, reshaped as API 1.52
+# json-seq events, and injects faults a real daemon does not send.  The
+# stand-in listens on a private unix socket; nothing touches the network.
+
+load helpers/docker-watch
+
+FIXTURES=$BATS_TEST_DIRNAME/../fixtures/docker-watch
+WEB=e855939c21d639bd398a18193b985225012983079e5eab4e1db56231a2078ff4
+
+setup() {
+	DW_PID=
+	FAKE_PID=
+	SOCK=$BATS_TEST_TMPDIR/fake.sock
+}
+
+teardown() {
+	dw_stop
+	if [ -n "$FAKE_PID" ]; then
+		kill "$FAKE_PID" 2>/dev/null || true
+		wait "$FAKE_PID" 2>/dev/null || true
+	fi
+	if [ -n "${DW_ERR:-}" ] && [ -f "$DW_ERR" ]; then
+		echo "--- docker-watch log:"
+		tail -40 "$DW_ERR"
+	fi
+}
+
+# Starts the stand-in with MODE and API_VERSION and waits for its socket.
+fake_start() {
+	python3 "$BATS_TEST_DIRNAME/helpers/fake-dockerd.py" "$SOCK" "$FIXTURES" "$@" &
+	FAKE_PID=$!
+	for i in $(seq 1 100); do
+		[ -S "$SOCK" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+@test "api 1.52 json-seq replay" {
+	fake_start replay 1.53
+	dw_start -H "unix://$SOCK"
+	dw_wait_line '^done docker$'
+	# The snapshot: the four listed containers' recorded ports.
+	[ "$(sed -n '/^sync/,/^done/p' "$DW_OUT" | grep -c '^add ')" -eq 18 ]
+	grep -q "^add docker/$WEB tcp 127.0.0.1 9090 80 target_ip=172.17.0.2$" "$DW_OUT"
+	grep -q "^add docker/$WEB tcp :: 8080 80 target_ip=fd00:d0c:1::242:ac11:2$" "$DW_OUT"
+	# The replayed stream ends with every container stopped or removed.
+	dw_wait_line "^del docker/$WEB "
+	dw_wait_empty
+	# The daemon's 1.53 is capped at the newest version docker-watch knows.
+	grep -q '^/v1.52/events?filters=' "$SOCK.requests"
+	! grep -q '^/v1.53/' "$SOCK.requests"
+}
+
+@test "malformed chunk: reconnect and resync" {
+	fake_start bad-chunk
+	dw_start -H "unix://$SOCK"
+	dw_wait_count 2 '^done docker$'
+	grep -q "invalid event stream: malformed chunk-size line; reconnecting" "$DW_ERR"
+	[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ]
+}
+
+@test "malformed event JSON: reconnect and resync" {
+	fake_start bad-json
+	dw_start -H "unix://$SOCK"
+	dw_wait_count 2 '^done docker$'
+	grep -q 'invalid event from the Docker daemon (truncated JSON): {"Type":"container","Action":' "$DW_ERR"
+	grep -q "reconnecting" "$DW_ERR"
+}
+
+@test "oversized inspect: reconnect, nothing emitted" {
+	fake_start big-inspect
+	dw_start -H "unix://$SOCK"
+	for i in $(seq 1 100); do
+		[ "$(grep -c 'larger than' "$DW_ERR")" -ge 2 ] && break
+		sleep 0.1
+	done
+	grep -q "response to an inspect is larger than 4194304 bytes; reconnecting" "$DW_ERR"
+	! grep -q '^add ' "$DW_OUT"
+	! grep -q '^done ' "$DW_OUT"
+	kill -0 "$DW_PID"
+}
+
+@test "inspect error: status and message logged" {
+	fake_start inspect-500
+	dw_start -H "unix://$SOCK"
+	dw_wait_line '^done docker$'
+	grep -q "inspect of a container failed: HTTP 500: injected failure" "$DW_ERR"
+	[ "$(sed -n '/^sync/,/^done/p' "$DW_OUT")" = "$(printf 'sync docker\ndone docker')" ]
+}
+
+@test "daemon too old: rejected and retried" {
+	fake_start replay 1.39
+	dw_start -H "unix://$SOCK"
+	for i in $(seq 1 50); do
+		[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ] && break
+		sleep 0.1
+	done
+	grep -q "the Docker daemon speaks API 1.39; docker-watch needs 1.40 or later" "$DW_ERR"
+	[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ]
+	! grep -q '/events' "$SOCK.requests"
+	[ ! -s "$DW_OUT" ]
+}
