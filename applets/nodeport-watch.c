@@ -131,6 +131,7 @@ struct npw {
 	struct loop_timer retry_timer;
 	struct backoff backoff;
 	struct log_limit retry_limit;
+	char last_failure[768];           /* last failure logged, to log changes at once */
 
 	/* list/watch state */
 	char resource_version[KUBE_RV_MAX];  /* "" until a list finished */
@@ -716,6 +717,12 @@ static void fail_request(struct npw *n, enum failure kind, const char *fmt, ...)
 		exit(kind == FAIL_PERMANENT ? EXIT_FAIL : EXIT_TEMPORARY);
 	}
 	delay = backoff_next(&n->backoff);
+	/* A new reason is logged at once; the same one again at most every
+	 * 30 s, with the count of repeats. */
+	if (strcmp(msg, n->last_failure)) {
+		n->retry_limit.last_ms = 0;
+		snprintf(n->last_failure, sizeof(n->last_failure), "%s", msg);
+	}
 	if (log_limit_allow(&n->retry_limit, 30000)) {
 		if (n->retry_limit.suppressed)
 			warn("%s; retrying in %u ms (%u similar errors not logged)", msg, delay,
@@ -1009,10 +1016,11 @@ static int on_headers_done(void *ctx, const struct http_parser *p)
 		 * guard against a server that stops sending. */
 		loop_timer_start(&n->loop, &n->request_timer,
 				 2u * WATCH_TIMEOUT_MIN_S * 1000 + WATCH_GRACE_MS, on_request_timeout, n);
-		if (n->retry_limit.last_ms)
+		if (n->last_failure[0])
 			info("watching services at %s again", n->kc.server);
 		n->retry_limit.last_ms = 0;
 		n->retry_limit.suppressed = 0;
+		n->last_failure[0] = '\0';
 	}
 	return 0;
 }

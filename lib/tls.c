@@ -680,7 +680,14 @@ int tls_conn_error(const struct tls_conn *c)
 /* see lib/tls.h */
 int tls_error_is_certificate(int err)
 {
-	return err >= BR_ERR_X509_OK + 1 && err <= BR_ERR_X509_NOT_TRUSTED;
+	int alert = err - BR_ERR_RECV_FATAL_ALERT;
+
+	if (err > BR_ERR_X509_OK && err <= BR_ERR_X509_NOT_TRUSTED)
+		return 1;
+	/* The server's alerts that reject our certificate (RFC 5246 §7.2,
+	 * RFC 8446 §6.2 for certificate_required). */
+	return alert == 42 || alert == 43 || alert == 44 || alert == 45 || alert == 46 ||
+	       alert == 48 || alert == 116;
 }
 
 static const char *alert_name(int alert)

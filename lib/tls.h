@@ -113,8 +113,9 @@ int tls_conn_error(const struct tls_conn *c);
 /* Describes the connection's error, with the expected and offered names
  * for a name mismatch.  Returns buf. */
 char *tls_conn_strerror(const struct tls_conn *c, char *buf, size_t size);
-/* 1 when the error is about the server's certificate (not retryable
- * until the configuration changes). */
+/* 1 when the error is about a certificate: the server's failed
+ * verification, or the server rejected ours with an alert.  Retrying
+ * does not help until the configuration changes. */
 int tls_error_is_certificate(int err);
 
 #endif

@@ -111,15 +111,24 @@ EOC
 }
 
 # Starts the test API server: npw_start_apiserver NAME PORT CTLPORT [args...]
+# Fails with the server's log when its control port does not come up.
 npw_start_apiserver() {
-	local name=$1 port=$2 ctl=$3
+	local name=$1 port=$2 ctl=$3 pid
 	shift 3
 	python3 "$NPW_HELPERS/kube_apiserver.py" --port "$port" --control-port "$ctl" \
 		--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/client-ca.crt" \
 		--services "$NPW_ROOT/tests/fixtures/nodeport-watch/services.json" "$@" \
 		> "$NPW_DIR/$name.log" 2>&1 &
-	echo $! > "$NPW_DIR/$name.pid"
-	npw_wait_port "$ctl"
+	pid=$!
+	echo "$pid" > "$NPW_DIR/$name.pid"
+	for _ in $(seq 200); do
+		(exec 3<>/dev/tcp/127.0.0.1/"$ctl") 2>/dev/null && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "test API server $name did not start:" >&2
+	cat "$NPW_DIR/$name.log" >&2
+	return 1
 }
 
 npw_stop_pidfile() {
