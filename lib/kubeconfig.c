@@ -131,6 +131,8 @@ static size_t strip_comment(const char *s, size_t len)
 		if (quote) {
 			if (quote == '"' && c == '\\')
 				i++;
+			else if (quote == '\'' && c == '\'' && i + 1 < len && s[i + 1] == '\'')
+				i++;
 			else if (c == quote)
 				quote = 0;
 			continue;
@@ -432,8 +434,10 @@ static int parse_sequence(struct parser *p, int indent, struct node *seq)
 			l->len -= skip;
 			r = parse_block(p, l->indent, &item);
 		}
-		if (r)
+		if (r) {
+			node_free(item);
 			return r;
+		}
 		node_append(seq, item);
 	}
 	return 0;
@@ -509,9 +513,12 @@ static int parse_mapping(struct parser *p, int indent, struct node *map)
 			r = parse_nested(p, l, indent, 1, key, key_len, &value);
 		}
 		if (r) {
+			node_free(value);
 			free(key_text);
 			return r;
 		}
+		/* Errors about a value name the line of its key. */
+		value->line = l->no;
 		value->key = key_text;
 		node_append(map, value);
 	}

@@ -324,7 +324,7 @@ EOC
 EOC
 	once --kubeconfig "$T/kc"
 	[ "$status" -eq 1 ]
-	[[ "$stderr" == *"line 21: key 'exec': exec credential plugins are not supported"* ]]
+	[[ "$stderr" == *"line 20: key 'exec': exec credential plugins are not supported"* ]]
 }
 
 @test "YAML anchors rejected with key and line" {
