@@ -28,7 +28,7 @@
  *                           (default tcp:127.0.0.1:3040)
  *   --vtunnel-upstream ADDR   vtunnel-peer's upstream (default: the
  *                           Windows host, vsock:2:17381)
- *   --vtunnel-handshake ADDR  where vtunnel-peer answers the host's
+ *   --vtunnel-handshake ADDR  where vtunnel-peer listens for the host's
  *                           handshake (default vsock:ANY:17382)
  *   --k8s-listen-addr ADDR  host address for Service ports: 0.0.0.0
  *                           (default) or 127.0.0.1
@@ -95,6 +95,10 @@
  * so a slow sink slows the sources down instead of growing memory. */
 #define SINK_HIGH_WATER (64 * 1024)
 #define DETECT_MAX_PATHS 4
+/* Recorded watches: one per path, plus one per parent created while the
+ * agent was adding it.  A watch beyond these still works; it is only
+ * never removed, which costs at most a spurious rescan. */
+#define DETECT_MAX_WATCHES (DETECT_MAX_PATHS * 8)
 
 struct agent;
 
@@ -136,7 +140,7 @@ struct agent {
 	int detecting;
 	int inotify_fd;
 	struct loop_watch inotify_watch;
-	int wd[DETECT_MAX_PATHS * 2];
+	int wd[DETECT_MAX_WATCHES];
 	unsigned wd_count;
 	struct detect_path paths[DETECT_MAX_PATHS];
 	unsigned path_count;
@@ -703,37 +707,52 @@ static int path_exists(const char *path)
 	return stat(path, &st) == 0;
 }
 
-/* Watches the deepest existing directory on the way to path, so the
- * agent wakes when path or one of its missing parents is created. */
-static void watch_towards(struct agent *a, const char *path)
+/* Writes to dir the deepest existing directory above path.  Returns 0, or
+ * -1 when there is none or path is too long. */
+static int deepest_existing_dir(const char *path, char dir[PATH_MAX])
 {
-	char dir[PATH_MAX];
 	char *slash;
 
-	if (strlen(path) >= sizeof dir)
-		return;
+	if (strlen(path) >= PATH_MAX)
+		return -1;
 	strcpy(dir, path);
 	for (;;) {
 		slash = strrchr(dir, '/');
 		if (!slash)
-			return;
+			return -1;
 		if (slash == dir)
 			slash[1] = 0;
 		else
 			*slash = 0;
 		if (path_exists(dir))
-			break;
+			return 0;
 		if (slash == dir)
-			return;
+			return -1;
 	}
-	int wd = inotify_add_watch(a->inotify_fd, dir, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+}
 
-	if (wd < 0) {
-		log_errno(LOG_ERROR, errno, "inotify watch on '%s' failed; not waiting for '%s'", dir, path);
+/* Watches the deepest existing directory on the way to path, so the
+ * agent wakes when path or one of its missing parents is created.  A
+ * parent created while the watch was being added moves the watch down. */
+static void watch_towards(struct agent *a, const char *path)
+{
+	char dir[PATH_MAX], again[PATH_MAX];
+
+	if (deepest_existing_dir(path, dir) < 0)
 		return;
+	for (;;) {
+		int wd = inotify_add_watch(a->inotify_fd, dir, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR);
+
+		if (wd < 0) {
+			log_errno(LOG_ERROR, errno, "inotify watch on '%s' failed; not waiting for '%s'", dir, path);
+			return;
+		}
+		if (a->wd_count < sizeof a->wd / sizeof *a->wd)
+			a->wd[a->wd_count++] = wd;
+		if (deepest_existing_dir(path, again) < 0 || !strcmp(again, dir))
+			return;
+		strcpy(dir, again);
 	}
-	if (a->wd_count < sizeof a->wd / sizeof *a->wd)
-		a->wd[a->wd_count++] = wd;
 }
 
 static void stop_detection(struct agent *a)
@@ -978,14 +997,18 @@ static void ensure_std_fds(void)
 
 int agent_main(int argc, char **argv)
 {
-	const char *slash = argc > 0 ? strrchr(argv[0], '/') : NULL;
-	const char *invoked = argc > 0 ? (slash ? slash + 1 : argv[0]) : "agent";
+	const char *invoked = "agent";
 	struct agent *a = calloc(1, sizeof *a);
 	char err[256];
 	int r;
 
 	if (!a)
 		die_errno(EXIT_FAIL, ENOMEM, "allocating the agent state failed");
+	if (argc > 0) {
+		const char *slash = strrchr(argv[0], '/');
+
+		invoked = slash ? slash + 1 : argv[0];
+	}
 	ensure_std_fds();
 	agent_config_init(&a->cfg);
 	if (!strcmp(invoked, "rancher-desktop-guestagent"))
