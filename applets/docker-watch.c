@@ -446,6 +446,9 @@ static int send_request(struct conn *c, const char *target, const char *accept)
 
 /* ---- API connection: ping, list, inspect ---- */
 
+/* Callback results that stop the API response parser. */
+enum { STOP_API_VERSION = 1, STOP_NO_MEMORY = 2 };
+
 static int api_on_header(void *ctx, const char *name, size_t nlen, const char *value, size_t vlen)
 {
 	unsigned minor;
@@ -457,7 +460,7 @@ static int api_on_header(void *ctx, const char *name, size_t nlen, const char *v
 
 		log_sanitize(shown, sizeof shown, value, vlen);
 		error("invalid API-Version '%s' from the Docker daemon", shown);
-		return 1;
+		return STOP_API_VERSION;
 	}
 	g.api_minor = minor;
 	return 0;
@@ -475,7 +478,7 @@ static int api_on_headers_done(void *ctx, const struct http_parser *p)
 
 static int api_on_body(void *ctx, const char *data, size_t len)
 {
-	return body_append(&g.api.body, data, len) < 0 ? 1 : 0;
+	return body_append(&g.api.body, data, len) < 0 ? STOP_NO_MEMORY : 0;
 }
 
 /* Tokenizes with a token array sized by a counting pass, up to max. */
@@ -783,8 +786,13 @@ static void api_readable(struct loop *loop, struct loop_watch *watch, uint32_t e
 		if (r < 0) {
 			char reason[512];
 
-			snprintf(reason, sizeof reason, "invalid HTTP response from the daemon: %s",
-				 r == HTTP_ERROR_CALLBACK ? "invalid API-Version" : http_strerror(r));
+			if (r == HTTP_ERROR_CALLBACK && g.api.parser.callback_result == STOP_NO_MEMORY)
+				snprintf(reason, sizeof reason, "out of memory for a response body");
+			else if (r == HTTP_ERROR_CALLBACK)
+				snprintf(reason, sizeof reason, "invalid API-Version from the daemon");
+			else
+				snprintf(reason, sizeof reason, "invalid HTTP response from the daemon: %s",
+					 http_strerror(r));
 			reconnect(reason, 0);
 			return;
 		}
