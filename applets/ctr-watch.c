@@ -60,7 +60,7 @@ static const char *const default_addresses[] = {
 #define NETWORK_CONFIG_MAX (4u << 20)
 /* Events that arrive while a snapshot or a lookup is running wait here. */
 #define QUEUE_MAX 1024
-/* containerd limits identifiers to 76 characters (pkg/identifiers). */
+/* containerd limits identifiers to 76 characters (its identifiers package). */
 #define ID_MAX 127
 #define CALL_TIMEOUT_MS 30000
 /* nerdctl 2.1.3+ may write network-config.json after the task starts. */
@@ -145,6 +145,9 @@ struct watcher {
 };
 
 static struct h2_conn h2;
+/* Status of the subscription stream, reset when it is opened. */
+static int sub_http_status, sub_grpc_status;
+static char sub_message[256];
 static uint8_t subscribe_buf[MSG_MAX];
 static uint8_t call_buf[MSG_MAX];
 
@@ -528,6 +531,9 @@ static void start_subscribe(struct watcher *w)
 		return;
 	}
 	w->subscribe_stream = (uint32_t)stream;
+	sub_http_status = 0;
+	sub_grpc_status = -1;
+	sub_message[0] = 0;
 	grpc_reader_init(&w->subscribe_reader, subscribe_buf, sizeof subscribe_buf);
 }
 
@@ -613,8 +619,12 @@ static void advance_snapshot(struct watcher *w)
 	emit_marker(w, PEV_DONE);
 	backoff_reset(&w->backoff);
 	info("snapshot done: %u namespaces", w->snapshot_namespace_count);
-	if (w->once)
+	if (w->once) {
 		loop_stop(&w->loop, EXIT_OK);
+		return;
+	}
+	/* Apply the events that arrived during the snapshot. */
+	advance(w);
 }
 
 /* Events ------------------------------------------------------------- */
@@ -731,8 +741,8 @@ static void advance(struct watcher *w)
 		w->queue_len--;
 	}
 	if (w->queue_overflow) {
-		/* Events were dropped: a new snapshot replaces what they
-		 * would have told; the subscription keeps running. */
+		/* Events were dropped, so a new snapshot replaces them.  The
+		 * subscription keeps running. */
 		w->queue_overflow = 0;
 		w->queue_len = 0;
 		start_snapshot(w);
@@ -837,8 +847,6 @@ static void record_header(struct watcher *w, const struct h2_event *ev, int *htt
 static int on_h2_event(void *ctx, const struct h2_event *ev)
 {
 	struct watcher *w = ctx;
-	static int sub_http_status, sub_grpc_status;
-	static char sub_message[256];
 	int err;
 
 	if (ev->type == H2_EV_GOAWAY) {
@@ -851,8 +859,6 @@ static int on_h2_event(void *ctx, const struct h2_event *ev)
 	if (ev->stream && ev->stream == w->subscribe_stream) {
 		switch (ev->type) {
 		case H2_EV_HEADER:
-			if (!ev->trailers && header_is(ev, ":status"))
-				sub_grpc_status = -1;
 			record_header(w, ev, &sub_http_status, &sub_grpc_status, sub_message, sizeof sub_message);
 			return 0;
 		case H2_EV_HEADERS_DONE:

@@ -38,9 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Longest namespace or container id accepted.  containerd itself limits
- * identifiers to 76 characters (pkg/identifiers); the room above that is
- * for ids that other clients might create. */
+/* Maximum namespace or container id length accepted.  containerd limits
+ * identifiers to 76 characters (its identifiers package, maxLength). */
 #define CTRD_NAME_MAX 255
 #define CTRD_TOPIC_MAX 255
 #define CTRD_STATUS_RUNNING 2

@@ -1,8 +1,8 @@
-/* gRPC over HTTP/2 framing (grpc/grpc doc/PROTOCOL-HTTP2.md): each
+/* gRPC over HTTP/2 framing (grpc/grpc doc/PROTOCOL-HTTP2.md).  Each
  * message is a 1-byte compressed flag, a 4-byte big-endian length and the
- * message bytes; the call's status arrives in the trailers grpc-status and
- * grpc-message (percent-encoded), or in the headers of a trailers-only
- * response. */
+ * message bytes.  The call's status arrives in the trailers grpc-status
+ * and grpc-message (percent-encoded), or in the headers of a
+ * trailers-only response. */
 #ifndef RDAGENT_GRPC_H
 #define RDAGENT_GRPC_H
 
@@ -17,7 +17,7 @@ enum {
 	GRPC_ERR_CALLBACK = -3,    /* the message callback returned non-zero */
 };
 
-/* Status codes (grpc/grpc doc/statuscodes.md). */
+/* gRPC status codes, as carried in grpc-status. */
 enum grpc_status {
 	GRPC_OK = 0, GRPC_CANCELLED = 1, GRPC_UNKNOWN = 2, GRPC_INVALID_ARGUMENT = 3,
 	GRPC_DEADLINE_EXCEEDED = 4, GRPC_NOT_FOUND = 5, GRPC_ALREADY_EXISTS = 6,

@@ -6,7 +6,10 @@
  *   the label "nerdctl/state-dir", an object {"portMappings":[...same...]}.
  *
  * The entries are go-cni's PortMapping fields.  HostIP "" means any
- * address and is reported as 0.0.0.0. */
+ * address and is reported as 0.0.0.0.
+ *
+ * NOTE: no nerdctl is installed here, so the network-config.json shape
+ * comes from nerdctl's description, not from a file nerdctl wrote. */
 #ifndef RDAGENT_NERDCTL_H
 #define RDAGENT_NERDCTL_H
 

@@ -131,7 +131,7 @@ static void test_session_whole(void **state)
 	assert_non_null(strstr(l->text, "1 H content-type: application/grpc\n"));
 	assert_int_equal(l->ends, 5);   /* all but the subscription */
 	assert_int_equal(l->resets, 0);
-	/* The client answered SETTINGS with an ACK. */
+	/* The client acknowledged the server's SETTINGS. */
 	static const uint8_t ack[] = { 0, 0, 0, H2_SETTINGS, 1, 0, 0, 0, 0 };
 	int found = 0;
 

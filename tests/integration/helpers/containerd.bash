@@ -165,8 +165,21 @@ containerd_clean_namespace() {
 	done
 }
 
+# Kills and deletes, with runc directly, the containers left in namespace
+# $1 when containerd is gone; runc keeps them under /run/containerd/runc/NS.
+containerd_runc_cleanup() {
+	local root=/run/containerd/runc/$1 c
+	[ -d "$root" ] || return 0
+	for c in $(runc --root "$root" list -q 2>/dev/null); do
+		runc --root "$root" kill -a "$c" KILL 2>/dev/null
+		runc --root "$root" delete -f "$c" 2>/dev/null
+	done
+	rmdir "$root" 2>/dev/null || true
+}
+
 # Stops everything containerd_start started: the tasks of the namespaces
-# given as arguments, the daemon, then any shim still running from DIR.
+# given as arguments, the daemon, any shim still running from DIR, and
+# (through runc) containers that a dead daemon left behind.
 containerd_stop() {
 	local ns pid
 	[ -n "${CONTAINERD_DIR:-}" ] || return 0
@@ -179,6 +192,9 @@ containerd_stop() {
 	# Shims of this daemon name its ttrpc address on their command line.
 	for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $CONTAINERD_ADDRESS( |$)" 2>/dev/null); do
 		kill -KILL "$pid" 2>/dev/null
+	done
+	for ns in "$@"; do
+		containerd_runc_cleanup "$ns"
 	done
 	grep " $CONTAINERD_DIR/" /proc/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
 		umount -l "$m" 2>/dev/null
