@@ -32,6 +32,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "applet.h"
@@ -90,6 +91,7 @@ struct listen_hold {
 	int udp;
 	unsigned recheck_ms;
 	int shutting_down;
+	int diag_fd;                 /* NETLINK_SOCK_DIAG, opened on first use */
 	uint32_t diag_seq;
 	struct log_limit accept_limit;
 };
@@ -252,17 +254,27 @@ static int other_listener(struct listen_hold *lh, const struct hold *h,
 			  char *other_addr, size_t size)
 {
 	struct diag_match m = { .lh = lh, .hold = h };
-	int nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	int r;
 
-	if (nl < 0)
-		return -errno;
-	r = diag_dump(lh, nl, h->addr.family, &m);
+	if (lh->diag_fd < 0) {
+		/* The dump is read with blocking recv calls; the timeout keeps a
+		 * kernel that never answers from stopping the applet. */
+		struct timeval timeout = { .tv_sec = 1 };
+
+		lh->diag_fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		if (lh->diag_fd < 0)
+			return -errno;
+		setsockopt(lh->diag_fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+	}
+	r = diag_dump(lh, lh->diag_fd, h->addr.family, &m);
 	if (r == 0 && !m.found && h->addr.family == AF_INET)
-		r = diag_dump(lh, nl, AF_INET6, &m);
-	close(nl);
-	if (r < 0)
+		r = diag_dump(lh, lh->diag_fd, AF_INET6, &m);
+	if (r < 0) {
+		/* Unread parts of a failed dump must not reach the next query. */
+		close(lh->diag_fd);
+		lh->diag_fd = -1;
 		return r;
+	}
 	if (m.found) {
 		snprintf(other_addr, size, "%s", m.addr);
 		return 1;
@@ -696,6 +708,7 @@ int listen_hold_main(int argc, char **argv)
 	int c, r;
 
 	lh.recheck_ms = 30000;
+	lh.diag_fd = -1;
 	while ((c = applet_getopt(argc, argv, "", long_options)) != -1) {
 		switch (c) {
 		case 'u':
