@@ -17,8 +17,8 @@ enum tristate { TRI_UNSET = -1, TRI_OFF = 0, TRI_ON = 1 };
 #define AGENT_DEFAULT_VTUNNEL_ADDR "tcp:127.0.0.1:3040"
 #define AGENT_DEFAULT_DOCKER_SOCKET "/var/run/docker.sock"
 #define AGENT_DEFAULT_KUBECONFIG "/etc/rancher/k3s/k3s.yaml"
-/* Where k3s (and so Rancher Desktop) and a stand-alone containerd put
- * their sockets, in the order ctr-watch tries them. */
+/* The socket paths of k3s's containerd (which Rancher Desktop uses) and
+ * of a stand-alone containerd, in the order ctr-watch tries them. */
 #define AGENT_K3S_CONTAINERD_SOCKET "/run/k3s/containerd/containerd.sock"
 #define AGENT_CONTAINERD_SOCKET "/run/containerd/containerd.sock"
 
@@ -70,7 +70,7 @@ int agent_parse_go_flags(struct agent_config *cfg, int argc, char **argv, char *
  * Returns 0, or -1 with a message in err. */
 int agent_config_check(const struct agent_config *cfg, char *err, size_t err_size);
 
-/* What auto-detection found; the paths are the ones that exist. */
+/* The result of auto-detection: each path that exists, or NULL. */
 struct agent_detect {
 	const char *docker_socket;
 	const char *containerd_socket;
@@ -97,7 +97,7 @@ struct plan {
 };
 
 /* Builds the plan for cfg.  detect is NULL when the options chose the
- * sources; otherwise it says which detected sources to run, and a plan
+ * sources; otherwise it selects the detected sources to run, and a plan
  * with no source is empty (count 0).  Returns 0, or -1 with err set. */
 int plan_build(const struct agent_config *cfg, const struct agent_detect *detect,
 	       struct plan *plan, char *err, size_t err_size);
