@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -29,6 +30,16 @@ static const struct applet {
 
 #define APPLET_COUNT (sizeof applets / sizeof *applets)
 
+/* Extra link names: the drop-in name of Rancher Desktop's guest agent runs
+ * the agent, which then reads the Go-style flags.  --install does not
+ * create these links. */
+static const struct alias {
+	const char *name;
+	const char *applet;
+} aliases[] = {
+	{ "rancher-desktop-guestagent", "agent" },
+};
+
 static const char rdagent_help[] =
 	"usage: rdagent [APPLET [ARGS...]]\n"
 	"       rdagent --list | --install [-s] DIR | --help | --version\n"
@@ -49,6 +60,14 @@ static const struct applet *find_applet(const char *name)
 	for (size_t i = 0; i < APPLET_COUNT; i++)
 		if (!strcmp(applets[i].name, name))
 			return &applets[i];
+	return NULL;
+}
+
+static const struct applet *find_alias(const char *name)
+{
+	for (size_t i = 0; i < sizeof aliases / sizeof *aliases; i++)
+		if (!strcmp(aliases[i].name, name))
+			return find_applet(aliases[i].applet);
 	return NULL;
 }
 
@@ -122,8 +141,14 @@ int main(int argc, char **argv)
 	const char *name = base_name(argc > 0 ? argv[0] : "rdagent");
 	const struct applet *a = find_applet(name);
 
-	if (a)
+	if (!a)
+		a = find_alias(name);
+	if (a) {
+		/* exec of /proc/self/exe (as the agent starts its children)
+		 * names the process "exe"; ps should show the applet. */
+		prctl(PR_SET_NAME, name);
 		return run_applet(a, argc, argv);
+	}
 	log_init("rdagent");
 	if (argc < 2)
 		return run_applet(find_applet("agent"), argc, argv);

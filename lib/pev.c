@@ -154,7 +154,9 @@ static int parse_owner(const char *s, size_t len, struct pev *ev, const char **r
 	return 0;
 }
 
-#define MAX_FIELDS 64
+/* A line of PEV_LINE_MAX - 1 bytes holds at most this many one-byte
+ * fields, so the KEY=VALUE count is never the reason a line fails. */
+#define MAX_FIELDS (PEV_LINE_MAX / 2)
 
 int pev_parse(const char *line, size_t len, struct pev *ev, const char **reason)
 {
@@ -281,8 +283,10 @@ int pev_format(const struct pev *ev, char *buf, size_t size)
 	char host[INET6_ADDRSTRLEN], target[INET6_ADDRSTRLEN], port[8];
 	int n;
 
-	if (size > PEV_LINE_MAX)
-		size = PEV_LINE_MAX;
+	/* PEV_LINE_MAX counts the newline, and snprintf needs one more byte
+	 * for the NUL, so a line of the maximum length needs PEV_LINE_MAX + 1. */
+	if (size > PEV_LINE_MAX + 1)
+		size = PEV_LINE_MAX + 1;
 	if (ev->verb == PEV_SYNC || ev->verb == PEV_DONE) {
 		if (!pev_source_valid(ev->source, strlen(ev->source)))
 			return -1;
@@ -305,7 +309,7 @@ int pev_format(const struct pev *ev, char *buf, size_t size)
 
 int pev_write(int fd, const struct pev *ev)
 {
-	char line[PEV_LINE_MAX];
+	char line[PEV_LINE_MAX + 1];
 	int n = pev_format(ev, line, sizeof line);
 
 	if (n < 0)

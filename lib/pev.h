@@ -53,8 +53,10 @@ struct pev {
  * static string that says why the line was rejected. */
 int pev_parse(const char *line, size_t len, struct pev *ev, const char **reason);
 
-/* Formats ev with its trailing newline into buf; returns the length, or -1
- * when it does not fit in size or a field is invalid. */
+/* Formats ev with its trailing newline and a NUL into buf; returns the
+ * length without the NUL, or -1 when it does not fit in size or the line
+ * would exceed PEV_LINE_MAX bytes.  A buffer of PEV_LINE_MAX + 1 bytes
+ * holds every line the format allows. */
 int pev_format(const struct pev *ev, char *buf, size_t size);
 
 /* Writes ev to fd with a single write(2).  Returns 0 or -errno; -EINVAL when
