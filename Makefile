@@ -41,6 +41,8 @@ BEARSSL_A  := $(TP)/lib/libbearssl.a
 
 .PHONY: all check unit integration fuzz fuzz-build bench size clean
 .DELETE_ON_ERROR:
+# Keep the host and fuzz objects between runs of check and fuzz.
+.SECONDARY:
 
 all: out/rdagent
 
