@@ -396,6 +396,24 @@ static void hold_busy(struct listen_hold *lh, struct hold *h, const char *why)
 	loop_timer_start(&lh->loop, &h->timer, lh->recheck_ms, hold_timer, h);
 }
 
+/* Closes our sockets on specific addresses that h, a wildcard hold of
+ * the same family and port, would conflict with.  The wildcard socket
+ * covers them, and they wait as satisfied until it closes. */
+static void yield_to_wildcard(struct listen_hold *lh, struct hold *h)
+{
+	for (struct hold *o = lh->holds; o; o = o->next) {
+		if (o == h || o->fd < 0 || o->proto != h->proto || o->port != h->port ||
+		    o->addr.family != h->addr.family)
+			continue;
+		loop_timer_stop(&lh->loop, &o->timer);
+		loop_watch_remove(&lh->loop, &o->watch);
+		close(o->fd);
+		o->fd = -1;
+		o->inode = 0;
+		hold_busy(lh, o, "our socket on the wildcard address takes the port over");
+	}
+}
+
 /* Tries to take h: checks for another listener, then binds.  On failure
  * it arms the re-check or retry timer; it never gives up. */
 static void hold_attempt(struct listen_hold *lh, struct hold *h)
@@ -411,10 +429,12 @@ static void hold_attempt(struct listen_hold *lh, struct hold *h)
 		hold_busy(lh, h, why);
 		return;
 	}
-	if (r == 2) {
-		hold_busy(lh, h, "a socket of ours on an overlapping address holds the port");
+	if (r == 2 && !pev_addr_is_any(&h->addr)) {
+		hold_busy(lh, h, "a socket of ours on the wildcard address holds the port");
 		return;
 	}
+	if (r == 2)
+		yield_to_wildcard(lh, h);
 	if (r < 0)
 		debug("%s: socket diagnostics failed (%s); letting bind decide",
 		      hold_text(h, text, sizeof text), strerror(-r));

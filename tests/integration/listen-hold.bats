@@ -211,6 +211,18 @@ print(s.recv(64).decode().strip())
 	wait_until prints "127.0.0.1:$PORT" tcp_listeners "$PORT"
 }
 
+@test "wildcard replaces our specific socket" {
+	lh_start
+	lh_send "add docker/a tcp 127.0.0.1 $PORT 80"
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	lh_send "add docker/b tcp 0.0.0.0 $PORT 80"
+	wait_until prints "0.0.0.0:$PORT" tcp_listeners "$PORT"
+	log_has "tcp 127.0.0.1:$PORT: our socket on the wildcard address takes the port over"
+	# Without the wildcard binding, 127.0.0.1 is held again at once.
+	lh_send "del docker/b tcp 0.0.0.0 $PORT 80"
+	wait_until prints "127.0.0.1:$PORT" tcp_listeners "$PORT"
+}
+
 @test "udp socket of another process is left alone" {
 	python3 -c '
 import socket, sys, time
