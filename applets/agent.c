@@ -970,21 +970,27 @@ static void parse_go_style(struct agent_config *cfg, int argc, char **argv)
 static void read_backoff(struct agent *a)
 {
 	const char *env = getenv("RDAGENT_AGENT_BACKOFF");
-	unsigned min_ms, max_ms;
-	char tail;
+	unsigned long min_ms = 0, max_ms = 0;
+	char *end = NULL;
 
 	a->backoff_initial_ms = BACKOFF_INITIAL_MS;
 	a->backoff_max_ms = BACKOFF_MAX_MS;
 	if (!env || !*env)
 		return;
-	if (sscanf(env, "%u:%u%c", &min_ms, &max_ms, &tail) != 2 || min_ms < 1 || max_ms < min_ms ||
-	    max_ms > 3600000) {
+	/* strtoul instead of sscanf keeps the scanf family out of the static binary. */
+	if (*env >= '0' && *env <= '9')
+		min_ms = strtoul(env, &end, 10);
+	if (end && *end == ':' && end[1] >= '0' && end[1] <= '9')
+		max_ms = strtoul(end + 1, &end, 10);
+	else
+		end = NULL;
+	if (!end || *end || min_ms < 1 || max_ms < min_ms || max_ms > 3600000) {
 		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS; using %u:%u", env,
 		     BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
 		return;
 	}
-	a->backoff_initial_ms = min_ms;
-	a->backoff_max_ms = max_ms;
+	a->backoff_initial_ms = (unsigned)min_ms;
+	a->backoff_max_ms = (unsigned)max_ms;
 }
 
 /* Makes sure descriptors 0-2 are open, so no pipe lands on them. */
