@@ -189,9 +189,9 @@ static void log_addrs(struct sender *s, const struct ifaddr_set *set)
 static void mark_dirty(struct sender *s, struct owner *o);
 static void kick(struct sender *s);
 
-/* Reads the interface's addresses again; when they changed, starts a new
- * generation, and every owner with delivered bindings is withdrawn with the
- * old addresses and sent again with the new ones. */
+/* Reads the interface's addresses again.  When they changed, a new
+ * generation starts, so every delivered binding is withdrawn with the old
+ * addresses and sent again with the new ones. */
 static void refresh_addrs(struct sender *s, int initial)
 {
 	struct ifaddr_set set;
@@ -237,8 +237,8 @@ static void on_netlink(struct loop *loop, struct loop_watch *w, uint32_t events)
 	struct sender *s = w->ctx;
 	int changed = 0;
 
-	/* The notifications only say that something changed; a dump then
-	 * reads the whole set, so their content is not needed. */
+	/* A notification only signals a change: a dump then reads the
+	 * whole set, so the notification's content is not parsed. */
 	for (;;) {
 		ssize_t n = nl_sock_recv(s->nl_events_fd, s->nl_buf, NL_RECV_BUF_SIZE);
 
@@ -537,8 +537,8 @@ static size_t select_batch(struct sender *s, struct owner *o)
 	for (struct entry *e = o->entries; e && n < PORTMAP_BINDINGS_MAX; e = e->next) {
 		if (!e->delivered || (e->desired && e->gen == s->gen))
 			continue;
-		/* A remove batch holds one generation, so that it carries the
-		 * addresses its bindings were sent with. */
+		/* A remove batch contains one generation, so that it carries
+		 * the addresses its bindings were sent with. */
 		if (have_gen && e->gen != s->cur_gen)
 			continue;
 		if (endpoint_count(s, &e->pb) > 1) {
@@ -782,8 +782,8 @@ static void begin_shutdown(struct sender *s, const char *why)
 	}
 	bt_withdraw_all(&s->table);
 	loop_timer_start(&s->loop, &s->shutdown_timer, SHUTDOWN_LIMIT_MS, on_shutdown_timer, s);
-	/* A retry already waiting keeps its delay, which stays below the
-	 * limit for the first few steps; later ones are cut short. */
+	/* A retry due more than 500 ms from now is brought forward, so the
+	 * withdrawal gets several attempts within the limit. */
 	if (s->retry_timer.armed && s->retry_timer.due_ms > clock_ms() + 500)
 		loop_timer_start(&s->loop, &s->retry_timer, 100, on_retry, s);
 	kick(s);
@@ -803,8 +803,8 @@ static void on_stdin(struct loop *loop, struct loop_watch *w, uint32_t events)
 {
 	struct sender *s = w->ctx;
 
-	/* Read a bounded amount per wake-up, then deliver, so that adds
-	 * which arrived together form one message per owner. */
+	/* At most 16 reads per wake-up, so a busy producer cannot starve
+	 * the deliveries. */
 	for (int i = 0; i < 16; i++) {
 		int r = pev_consumer_read(&s->consumer, STDIN_FILENO);
 
