@@ -2,7 +2,7 @@
  *
  * The VM side of Rancher Desktop's vtunnel: accepts stream connections and
  * relays each one, in both directions and with half-close, to an upstream
- * address (the host over AF_VSOCK).  Also answers the host's handshake
+ * address (the host over AF_VSOCK).  Also replies to the host's handshake
  * with the seed phrase github.com/rancher-sandbox/rancher-desktop-vtunnel
  * and closes the connection.  All connections share one event loop.
  *
@@ -38,8 +38,8 @@
  * rancher-desktop src/go/vtunnel/pkg/vmsock/constants.go. */
 #define SEED_PHRASE "github.com/rancher-sandbox/rancher-desktop-vtunnel"
 
-/* Bytes buffered per direction of one relay.  64 KiB matches a default
- * socket buffer, so a relay never holds much more than the kernel does. */
+/* Bytes buffered per direction of one relay.  64 KiB is the order of a
+ * default socket buffer, so a relay buffers about as much as the kernel. */
 #define RELAY_BUF 65536
 /* Delay before accepting again after accept failed for lack of
  * descriptors or memory, so a readable listener does not spin. */
@@ -330,8 +330,8 @@ static void start_relay(struct peer *p, int client_fd)
 		relay_free(r, "watching the upstream failed");
 		return;
 	}
-	/* A unix connect may finish at once; the connecting branch of
-	 * on_relay_socket then sees SO_ERROR 0 and starts relaying. */
+	/* A unix connect may finish at once.  The connecting branch of
+	 * on_relay_socket then reads SO_ERROR 0 and starts relaying. */
 	if (!in_progress)
 		on_relay_socket(&p->loop, &r->upstream_watch, EPOLLOUT);
 }

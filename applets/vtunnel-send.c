@@ -59,6 +59,11 @@ struct entry {
 	unsigned desired : 1;     /* present in the binding table */
 	unsigned delivered : 1;   /* the service has it (an add was delivered) */
 	unsigned inflight : 1;    /* part of the message being sent */
+	/* A message with this binding was written in full but not confirmed
+	 * (timeout or reset while waiting for the close): the service may
+	 * or may not have applied it, so the next add or remove is sent even
+	 * when delivered says it is not needed. */
+	unsigned uncertain : 1;
 	unsigned gen;             /* address generation the add was sent with */
 	struct entry *next;
 };
@@ -189,9 +194,9 @@ static void log_addrs(struct sender *s, const struct ifaddr_set *set)
 static void mark_dirty(struct sender *s, struct owner *o);
 static void kick(struct sender *s);
 
-/* Reads the interface's addresses again; when they changed, starts a new
- * generation, and every owner with delivered bindings is withdrawn with the
- * old addresses and sent again with the new ones. */
+/* Reads the interface's addresses again.  When they changed, a new
+ * generation starts, so every delivered binding is withdrawn with the old
+ * addresses and sent again with the new ones. */
 static void refresh_addrs(struct sender *s, int initial)
 {
 	struct ifaddr_set set;
@@ -237,8 +242,8 @@ static void on_netlink(struct loop *loop, struct loop_watch *w, uint32_t events)
 	struct sender *s = w->ctx;
 	int changed = 0;
 
-	/* The notifications only say that something changed; a dump then
-	 * reads the whole set, so their content is not needed. */
+	/* A notification only signals a change: a dump then reads the
+	 * whole set, so the notification's content is not parsed. */
 	for (;;) {
 		ssize_t n = nl_sock_recv(s->nl_events_fd, s->nl_buf, NL_RECV_BUF_SIZE);
 
@@ -407,7 +412,7 @@ static int prune_owner(struct sender *s, struct owner *o)
 	while (*pp) {
 		struct entry *e = *pp;
 
-		if (!e->desired && !e->delivered && !e->inflight) {
+		if (!e->desired && !e->delivered && !e->uncertain && !e->inflight) {
 			*pp = e->next;
 			free(e);
 		} else {
@@ -501,7 +506,7 @@ static size_t count_delivered(struct sender *s, size_t *owners)
 			size_t before = n;
 
 			for (struct entry *e = o->entries; e; e = e->next)
-				n += e->delivered;
+				n += e->delivered || e->uncertain;
 			*owners += n > before;
 		}
 	return n;
@@ -535,17 +540,24 @@ static size_t select_batch(struct sender *s, struct owner *o)
 
 	s->cur_remove = 1;
 	for (struct entry *e = o->entries; e && n < PORTMAP_BINDINGS_MAX; e = e->next) {
-		if (!e->delivered || (e->desired && e->gen == s->gen))
+		if (!(e->delivered || e->uncertain) ||
+		    (e->desired && e->delivered && !e->uncertain && e->gen == s->gen))
 			continue;
-		/* A remove batch holds one generation, so that it carries the
-		 * addresses its bindings were sent with. */
+		/* A wanted binding in an uncertain state is settled by sending
+		 * its add again, not by removing it first. */
+		if (e->desired && e->uncertain && e->gen == s->gen)
+			continue;
+		/* A remove batch contains one generation, so that it carries
+		 * the addresses its bindings were sent with. */
 		if (have_gen && e->gen != s->cur_gen)
 			continue;
-		if (endpoint_count(s, &e->pb) > 1) {
+		if (endpoint_count(s, &e->pb) > e->delivered) {
 			debug("%s: %s port %u stays forwarded for another owner", o->name,
 			      pev_proto_name(e->pb.proto), (unsigned)e->pb.host_port);
-			endpoint_adjust(s, &e->pb, -1);
+			if (e->delivered)
+				endpoint_adjust(s, &e->pb, -1);
 			e->delivered = 0;
+			e->uncertain = 0;
 			continue;
 		}
 		s->cur_gen = e->gen;
@@ -558,7 +570,7 @@ static size_t select_batch(struct sender *s, struct owner *o)
 	s->cur_remove = 0;
 	s->cur_gen = s->gen;
 	for (struct entry *e = o->entries; e && n < PORTMAP_BINDINGS_MAX; e = e->next)
-		if (e->desired && (!e->delivered || e->gen != s->gen))
+		if (e->desired && (!e->delivered || e->uncertain || e->gen != s->gen))
 			s->cur_entries[n++] = e;
 	return n;
 }
@@ -667,6 +679,14 @@ static void attempt_finished(struct sender *s, int err)
 		const char *step = phase == CONNECTING ? "connect to" : phase == WRITING ? "write to" :
 				   "waiting for the close by";
 
+		/* Once the whole message and its FIN were written, the service
+		 * may have applied it although no orderly close came back. */
+		if (phase == WAITING_CLOSE)
+			for (size_t i = 0; i < s->cur_count; i++) {
+				s->cur_entries[i]->uncertain = 1;
+				if (!s->cur_remove && !s->cur_entries[i]->delivered)
+					s->cur_entries[i]->gen = s->cur_gen;
+			}
 		s->failures++;
 		log_errno(LOG_WARN, -err, "%s %s failed (%s of %zu bindings of %s); retrying in %u ms",
 			  step, s->to.text, s->cur_remove ? "remove" : "add", s->cur_count, o->name,
@@ -686,8 +706,10 @@ static void attempt_finished(struct sender *s, int err)
 	for (size_t i = 0; i < s->cur_count; i++) {
 		struct entry *e = s->cur_entries[i];
 
+		e->uncertain = 0;
 		if (s->cur_remove) {
-			endpoint_adjust(s, &e->pb, -1);
+			if (e->delivered)
+				endpoint_adjust(s, &e->pb, -1);
 			e->delivered = 0;
 		} else {
 			if (!e->delivered && endpoint_adjust(s, &e->pb, 1) < 0)
@@ -782,8 +804,8 @@ static void begin_shutdown(struct sender *s, const char *why)
 	}
 	bt_withdraw_all(&s->table);
 	loop_timer_start(&s->loop, &s->shutdown_timer, SHUTDOWN_LIMIT_MS, on_shutdown_timer, s);
-	/* A retry already waiting keeps its delay, which stays below the
-	 * limit for the first few steps; later ones are cut short. */
+	/* A retry due more than 500 ms from now is brought forward, so the
+	 * withdrawal gets several attempts within the limit. */
 	if (s->retry_timer.armed && s->retry_timer.due_ms > clock_ms() + 500)
 		loop_timer_start(&s->loop, &s->retry_timer, 100, on_retry, s);
 	kick(s);
@@ -803,8 +825,8 @@ static void on_stdin(struct loop *loop, struct loop_watch *w, uint32_t events)
 {
 	struct sender *s = w->ctx;
 
-	/* Read a bounded amount per wake-up, then deliver, so that adds
-	 * which arrived together form one message per owner. */
+	/* At most 16 reads per wake-up, so a busy producer cannot starve
+	 * the deliveries. */
 	for (int i = 0; i < 16; i++) {
 		int r = pev_consumer_read(&s->consumer, STDIN_FILENO);
 
@@ -868,7 +890,8 @@ int vtunnel_send_main(int argc, char **argv)
 	const char *to = "tcp:127.0.0.1:3040", *reason;
 	int opt, r;
 
-	/* About 110 KiB of state: on the heap, not on the stack or in .bss. */
+	/* About 43 KiB of state (x86-64), mostly the hash heads and the batch
+	 * arrays: on the heap, not on the stack or in .bss. */
 	s = calloc(1, sizeof *s);
 	if (!s)
 		die(EXIT_TEMPORARY, "out of memory");

@@ -21,7 +21,7 @@ teardown() {
 	if [ -n "${VT_NETNS:-}" ]; then
 		ip netns del "$VT_NETNS" 2>/dev/null || true
 	fi
-	rm -rf "$VT_DIR"
+	[ -n "${VT_KEEP:-}" ] || rm -rf "$VT_DIR"
 }
 
 @test "one owner with several ports is one message" {
@@ -150,6 +150,42 @@ teardown() {
 	sender_finish
 	[ "$(grep -c '"remove":false' "$RECORD")" = 1 ]
 	[ "$(grep -c 'retrying in' "$SEND_ERR")" = 2 ]
+}
+
+@test "slow receiver times out without blocking input" {
+	local A='{"remove":false,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}'
+	local B='{"remove":false,"ports":{"81/tcp":[{"HostIp":"0.0.0.0","HostPort":"8081"}]},'"$LO"'}'
+	receiver_start "$SOCK" "$RECORD" --stall-first 1
+	sender_start --to "$SOCK" --interface lo --timeout 300
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	wait_grep "$SEND_ERR" "timed out"
+	# Input is still read while the service hangs.
+	send "add docker/b tcp 0.0.0.0 8081 81"
+	wait_grep "$RECORD" '"HostPort":"8081"'
+	sender_finish
+	[ "$SEND_STATUS" = 0 ]
+	# Attempts that timed out after their message was written wait in the
+	# service's backlog and are decoded late, so a's add may arrive more
+	# than once; every binding is still withdrawn exactly once at the end.
+	[ "$(grep -cxF "$A" "$RECORD")" -ge 1 ]
+	[ "$(grep -cxF "$B" "$RECORD")" = 1 ]
+	[ "$(grep -cxF "${A/false/true}" "$RECORD")" = 1 ]
+	[ "$(grep -cxF "${B/false/true}" "$RECORD")" = 1 ]
+	[ "$(tail -2 "$RECORD" | grep -c '"remove":true')" = 2 ]
+}
+
+@test "timed-out add is withdrawn at shutdown" {
+	# The service decodes the add late, after the sender gave up waiting:
+	# the binding may be forwarded, so the shutdown withdraws it anyway.
+	receiver_start "$SOCK" "$RECORD" --stall-first 1
+	sender_start --to "$SOCK" --interface lo --timeout 300
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	wait_grep "$SEND_ERR" "timed out"
+	sender_finish
+	[ "$SEND_STATUS" = 0 ]
+	wait_grep "$RECORD" '"remove":true'
+	run tail -1 "$RECORD"
+	[ "$output" = '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}' ]
 }
 
 @test "SIGTERM withdraws everything and exits 0" {

@@ -9,11 +9,13 @@ connection.  Each valid object is appended to RECORD as the exact bytes
 received, one per line; an invalid one goes to RECORD.errors with the
 reason, so a test sees both.
 
-    vtunnel-receiver.py ADDR RECORD [--ready FILE] [--reset-first N]
+    vtunnel-receiver.py ADDR RECORD [--ready FILE] [--reset-first N] [--stall-first N]
 
 ADDR is tcp:HOST:PORT or unix:PATH.  --ready writes FILE once listening.
 --reset-first N resets the first N connections without reading, as a
-relay does when it cannot reach the host.
+relay does when it cannot reach the host.  --stall-first N leaves the
+first N connections unread for 1.5 s and then resets them, as a slow or
+hung service would; connections behind them wait in the backlog.
 """
 import argparse
 import ipaddress
@@ -23,6 +25,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 
 
 def check_port_mapping(obj):
@@ -108,6 +111,7 @@ def main():
     parser.add_argument("record")
     parser.add_argument("--ready")
     parser.add_argument("--reset-first", type=int, default=0)
+    parser.add_argument("--stall-first", type=int, default=0)
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -116,9 +120,15 @@ def main():
         with open(args.ready, "w") as f:
             f.write("%d\n" % os.getpid())
     resets = args.reset_first
+    stalls = args.stall_first
     while True:
         conn, _ = sock.accept()
         with conn:
+            if stalls > 0:
+                stalls -= 1
+                time.sleep(1.5)
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                continue
             if resets > 0:
                 resets -= 1
                 conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
