@@ -532,6 +532,7 @@ static int load_config(struct npw *n)
 	struct tls_config tls;
 	struct server_url url;
 	char dir[PATH_MAX], *slash, *text, msg[320];
+	const char *credentials;
 	size_t len;
 	int r;
 
@@ -575,8 +576,12 @@ static int load_config(struct npw *n)
 	n->tls = tls;
 	n->url = url;
 	n->config_loaded = 1;
-	info("kubeconfig %s: context '%s', server %s, %s", n->config_path, kc.context, kc.server,
-	     kc.cert_pem ? "client certificate" : kc.token || kc.token_file ? "bearer token" : "no credentials");
+	credentials = "no credentials";
+	if (kc.cert_pem)
+		credentials = "client certificate";
+	else if (kc.token || kc.token_file)
+		credentials = "bearer token";
+	info("kubeconfig %s: context '%s', server %s, %s", n->config_path, kc.context, kc.server, credentials);
 	return 1;
 }
 
@@ -899,6 +904,18 @@ static void start_sync(struct npw *n)
 
 /* ---- response handling ---- */
 
+static const char *event_type_name(enum kube_event_type type)
+{
+	switch (type) {
+	case KUBE_ADDED: return "ADDED";
+	case KUBE_MODIFIED: return "MODIFIED";
+	case KUBE_DELETED: return "DELETED";
+	case KUBE_BOOKMARK: return "BOOKMARK";
+	case KUBE_ERROR: return "ERROR";
+	}
+	return "?";
+}
+
 static void handle_event(struct npw *n, const char *text, size_t len)
 {
 	struct kube_event ev;
@@ -913,8 +930,8 @@ static void handle_event(struct npw *n, const char *text, size_t len)
 	case KUBE_ADDED:
 	case KUBE_MODIFIED:
 	case KUBE_DELETED:
-		debug("%s %s/%s at %s", ev.type == KUBE_ADDED ? "ADDED" : ev.type == KUBE_MODIFIED ? "MODIFIED" : "DELETED",
-		      ev.service.namespace, ev.service.name, ev.resource_version);
+		debug("%s %s/%s at %s", event_type_name(ev.type), ev.service.namespace, ev.service.name,
+		      ev.resource_version);
 		apply_service(n, &ev.service, ev.type == KUBE_DELETED);
 		break;
 	case KUBE_BOOKMARK:

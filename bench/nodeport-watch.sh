@@ -32,6 +32,7 @@ CHANGES = 300
 BULK = 5000
 
 def post(path, body=b""):
+    # http.client connects directly; it never reads proxy variables.
     c = http.client.HTTPConnection("127.0.0.1", ctl, timeout=60)
     c.request("POST", path, body)
     r = c.getresponse()

@@ -494,6 +494,20 @@ EOC
 	[ "$(grep -o '"continue": ' "$T/requests" | wc -l)" -eq 2 ]
 }
 
+@test "expired continue token restarts the list" {
+	start_api
+	wait_api
+	npw_ctl "$CTL" POST '/ctl/bulk?count=1200' > /dev/null
+	npw_ctl "$CTL" POST '/ctl/expire-continue?count=1' > /dev/null
+	npw_kubeconfig "$T/kc" "$SERVER"
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep '^add kubernetes/bulk/' | sort -u | wc -l)" -eq 1200 ]
+	[ "$(echo "$output" | grep -c '^sync')" -eq 1 ]
+	[ "$(echo "$output" | grep -c '^done')" -eq 1 ]
+	[[ "$stderr" == *"list continue token expired"* ]]
+}
+
 @test "oversized service is skipped" {
 	start_api
 	wait_api

@@ -23,6 +23,8 @@ and steer failures:
   POST /ctl/end            end every watch stream normally
   POST /ctl/fail?status=503&count=N  answer the next N API requests with
                            that status
+  POST /ctl/expire-continue?count=N  answer the next N list requests that
+                           carry a continue token with 410 Expired
   GET  /ctl/requests       JSON list of the API requests seen so far
   GET  /ctl/state          JSON: resourceVersion, services, watchers
 
@@ -53,6 +55,7 @@ class State:
         self.requests = []
         self.fail_status = 0
         self.fail_count = 0
+        self.expire_continue = 0
         self.unavailable = 0
         for obj in services:
             self.apply_locked(obj, record=False)
@@ -197,7 +200,8 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     self.send_json(400, status(400, "BadRequest", "invalid continue token"))
                     return
-                if int(list_rv) < state.compacted:
+                if state.expire_continue > 0 or int(list_rv) < state.compacted:
+                    state.expire_continue = max(0, state.expire_continue - 1)
                     self.send_json(410, status(410, "Expired",
                                                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
                     return
@@ -361,6 +365,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                 for q in list(state.watchers):
                     q.put((url.path[5:], None))
                 self.reply({"watchers": len(state.watchers)})
+            elif url.path == "/ctl/expire-continue":
+                state.expire_continue = int(query.get("count", "1"))
+                self.reply({"count": state.expire_continue})
             elif url.path == "/ctl/fail":
                 state.fail_status = int(query.get("status", "503"))
                 state.fail_count = int(query.get("count", "1"))
