@@ -92,7 +92,9 @@ def rss_kb(pid):
 
 npw = subprocess.Popen([rdagent, "nodeport-watch", "--kubeconfig", kubeconfig, "-q"],
                        stdout=subprocess.PIPE)
-kubectl = subprocess.Popen(["kubectl", "--kubeconfig", kubeconfig, "get", "svc", "-A", "-w", "-o", "name"],
+cache = os.path.join(os.path.dirname(kubeconfig), "kube-cache")
+kubectl = subprocess.Popen(["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", cache,
+                            "get", "svc", "-A", "-w", "-o", "name"],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 rn, rk = Reader(npw, npw_key), Reader(kubectl, kubectl_key)
 assert rn.wait("#done", 30) and rk.wait("#listed", 60), "watchers did not start"
@@ -121,7 +123,7 @@ r = subprocess.run([rdagent, "nodeport-watch", "--kubeconfig", kubeconfig, "--on
 list_n = time.monotonic() - t0
 adds = sum(1 for l in r.stdout.decode().splitlines() if l.startswith("add kubernetes/bulk/"))
 t0 = time.monotonic()
-r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "get", "svc", "-A", "-o", "name"],
+r = subprocess.run(["kubectl", "--kubeconfig", kubeconfig, "--cache-dir", cache, "get", "svc", "-A", "-o", "name"],
                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
 list_k = time.monotonic() - t0
 listed_k = sum(1 for l in r.stdout.decode().splitlines() if l.startswith("service/bulk-"))

@@ -83,7 +83,7 @@ apply() {
 	start_api
 	wait_api
 	npw_kubeconfig "$T/kc" "$SERVER"
-	run timeout 30 kubectl --kubeconfig "$T/kc" get svc -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.type}{"\n"}{end}'
+	run timeout 30 kubectl --kubeconfig "$T/kc" --cache-dir "$T/kube-cache" get svc -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.type}{"\n"}{end}'
 	[ "$status" -eq 0 ]
 	echo "$output" | sort > "$T/kubectl"
 	printf '%s\n' "default/kubernetes ClusterIP" "default/web NodePort" \
@@ -96,6 +96,12 @@ apply() {
 	for owner in $(echo "$output" | awk '$1 == "add" { sub("kubernetes/", "", $2); print $2 }' | sort -u); do
 		grep -q "^$owner " "$T/kubectl"
 	done
+	# kubectl's watch follows the same chunked stream.
+	kubectl --kubeconfig "$T/kc" --cache-dir "$T/kube-cache" get svc -A -w -o name > "$T/kubectl-watch" 2>&1 &
+	APPLET_PID=$!
+	npw_wait_line "$T/kubectl-watch" '^service/traefik' 30
+	apply default seen-by-kubectl NodePort "TCP:85:30085"
+	npw_wait_line "$T/kubectl-watch" '^service/seen-by-kubectl'
 }
 
 @test "once writes the snapshot with an EC P-256 key" {
