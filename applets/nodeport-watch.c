@@ -939,8 +939,9 @@ static void handle_event(struct npw *n, const char *text, size_t len)
 		break;
 	case KUBE_ERROR:
 		if (kube_status_expired(&ev.status)) {
-			info("resourceVersion %s expired (%d %s: %s); listing services again",
-			     n->resource_version, ev.status.code, ev.status.reason, ev.status.message);
+			info("resourceVersion %s expired (code %d, reason %s: %s); listing services again",
+			     n->resource_version, ev.status.code, ev.status.reason[0] ? ev.status.reason : "none",
+			     ev.status.message);
 			n->expired = 1;
 		} else {
 			snprintf(n->stream_error, sizeof(n->stream_error), "watch ERROR %d %s: %s",

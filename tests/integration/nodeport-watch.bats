@@ -442,7 +442,19 @@ EOC
 	awk '/^sync/ { n++ } n == 2' "$T/out" > "$T/second"
 	grep -q 'add kubernetes/default/late tcp 0.0.0.0 30081 81' "$T/second"
 	[ "$(grep -c '^add' "$T/second")" -eq 8 ]
-	grep -q 'expired (410 Expired' "$T/err"
+	grep -q 'expired (code 410, reason Expired' "$T/err"
+}
+
+@test "ERROR Gone frame without code relists" {
+	start_api
+	wait_api
+	npw_kubeconfig "$T/kc" "$SERVER"
+	start_watch --kubeconfig "$T/kc"
+	npw_wait_line "$T/out" '^done kubernetes'
+	npw_ctl "$CTL" POST '/ctl/expire?reason=Gone&code=none' > /dev/null
+	for _ in $(seq 100); do [ "$(npw_count "$T/out" '^done')" -eq 2 ] && break; sleep 0.05; done
+	[ "$(npw_count "$T/out" '^sync kubernetes')" -eq 2 ]
+	grep -q 'expired (code 0, reason Gone' "$T/err"
 }
 
 @test "HTTP 410 on watch relists" {

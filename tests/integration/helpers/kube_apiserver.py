@@ -16,9 +16,12 @@ and steer failures:
   POST /ctl/delete?namespace=NS&name=N
   POST /ctl/bulk?count=N   add N NodePort Services in one go (benchmarks)
   POST /ctl/bookmark       BOOKMARK frame to every watcher
-  POST /ctl/expire?mode=frame|http   forget history: open watches get an
-                           ERROR 410 frame ("frame", the default) and
-                           older versions are refused from then on
+  POST /ctl/expire?mode=frame|http&reason=Expired|Gone&code=410|none
+                           forget history: open watches get an ERROR frame
+                           ("frame", the default; reason and code as given,
+                           "none" leaves the code out, to check that the
+                           reason alone is enough) and older versions are
+                           refused from then on
   POST /ctl/drop           close every watch connection without a final chunk
   POST /ctl/end            end every watch stream normally
   POST /ctl/fail?status=503&count=N  answer the next N API requests with
@@ -277,8 +280,11 @@ class Handler(BaseHTTPRequestHandler):
                                          "annotations": {"k8s.io/initial-events-end": "true"}},
                             "spec": {}, "status": {"loadBalancer": {}}}}))
                 elif kind == "expire":
-                    self.chunk(self.frame({"type": "ERROR", "object": status(
-                        410, "Expired", "The resourceVersion for the provided watch is too old.")}))
+                    reason, code = item
+                    st = status(code, reason, "The resourceVersion for the provided watch is too old.")
+                    if code is None:
+                        del st["code"]
+                    self.chunk(self.frame({"type": "ERROR", "object": st}))
                     self.chunk(b"")
                     return
                 elif kind == "end":
@@ -355,8 +361,10 @@ class ControlHandler(BaseHTTPRequestHandler):
                 state.history = []
                 state.expire_mode = query.get("mode", "frame")
                 if state.expire_mode == "frame":
+                    code = query.get("code", "410")
+                    item = (query.get("reason", "Expired"), None if code == "none" else int(code))
                     for q in list(state.watchers):
-                        q.put(("expire", None))
+                        q.put(("expire", item))
                 else:
                     for q in list(state.watchers):
                         q.put(("end", None))
