@@ -131,6 +131,7 @@ struct npw {
 	struct loop_timer retry_timer;
 	struct backoff backoff;
 	struct log_limit retry_limit;
+	struct log_limit skip_limit;      /* skipped objects and frames */
 	char last_failure[768];           /* last failure logged, to log changes at once */
 
 	/* list/watch state */
@@ -904,6 +905,24 @@ static void start_sync(struct npw *n)
 
 /* ---- response handling ---- */
 
+/* Logs a skipped object or frame: each one while they are rare, then at
+ * most one line per 10 s with the number not logged, so a server that
+ * sends nothing valid cannot flood the log. */
+static void log_skipped(struct npw *n, const char *what, const char *reason, const char *text, size_t len)
+{
+	char sample[128];
+
+	if (!log_limit_allow(&n->skip_limit, 10000))
+		return;
+	log_sanitize(sample, sizeof(sample), text, len < 120 ? len : 120);
+	if (n->skip_limit.suppressed)
+		warn("%s skipped (%s): %s (%u more skipped without a log line)", what, reason, sample,
+		     n->skip_limit.suppressed);
+	else
+		warn("%s skipped (%s): %s", what, reason, sample);
+	n->skip_limit.suppressed = 0;
+}
+
 static const char *event_type_name(enum kube_event_type type)
 {
 	switch (type) {
@@ -920,10 +939,9 @@ static void handle_event(struct npw *n, const char *text, size_t len)
 {
 	struct kube_event ev;
 	const char *reason;
-	char sample[128];
 
 	if (kube_event_parse(text, len, n->tokens, KUBE_TOKENS_MAX, &ev, &reason) < 0) {
-		warn("watch frame skipped (%s): %s", reason, log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "watch frame", reason, text, len);
 		return;
 	}
 	switch (ev.type) {
@@ -960,15 +978,14 @@ static void handle_item(struct npw *n, const char *text, size_t len)
 	struct kube_service svc;
 	struct json j;
 	const char *reason;
-	char sample[128];
 	int r = json_parse(&j, text, len, n->tokens, KUBE_TOKENS_MAX);
 
 	if (r < 0) {
-		warn("list item skipped (%s): %s", json_strerror(r), log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "list item", json_strerror(r), text, len);
 		return;
 	}
 	if (kube_service_parse(&j, 0, &svc, &reason) < 0) {
-		warn("list item skipped (%s): %s", reason, log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "list item", reason, text, len);
 		return;
 	}
 	apply_service(n, &svc, 0);
@@ -977,12 +994,14 @@ static void handle_item(struct npw *n, const char *text, size_t len)
 static int on_part(void *ctx, enum kube_split_part part, const char *text, size_t len, int too_large)
 {
 	struct npw *n = ctx;
-	char sample[160];
+	const char *what = "watch frame";
 
+	if (part == KUBE_PART_ITEM)
+		what = "list item";
+	else if (part == KUBE_PART_METADATA)
+		what = "list metadata";
 	if (too_large) {
-		warn("%s larger than %u bytes skipped: %s", part == KUBE_PART_ITEM ? "list item" :
-		     part == KUBE_PART_METADATA ? "list metadata" : "watch frame", KUBE_OBJECT_MAX,
-		     log_sanitize(sample, sizeof(sample), text, len < 120 ? len : 120));
+		log_skipped(n, what, "larger than " KUBE_OBJECT_MAX_TEXT " bytes", text, len);
 		return 0;
 	}
 	if (part == KUBE_PART_OBJECT) {

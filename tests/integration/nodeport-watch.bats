@@ -542,7 +542,7 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	apply default small NodePort "TCP:84:30084"
 	npw_wait_line "$T/out" 'add kubernetes/default/small tcp 0.0.0.0 30084 84'
 	! grep -q huge "$T/out"
-	grep -q 'watch frame larger than 524288 bytes skipped' "$T/err"
+	grep -q 'watch frame skipped (larger than 524288 bytes)' "$T/err"
 	kill -0 "$APPLET_PID"
 }
 
