@@ -131,6 +131,7 @@ struct npw {
 	struct loop_timer retry_timer;
 	struct backoff backoff;
 	struct log_limit retry_limit;
+	struct log_limit skip_limit;      /* skipped objects and frames */
 	char last_failure[768];           /* last failure logged, to log changes at once */
 
 	/* list/watch state */
@@ -532,6 +533,7 @@ static int load_config(struct npw *n)
 	struct tls_config tls;
 	struct server_url url;
 	char dir[PATH_MAX], *slash, *text, msg[320];
+	const char *credentials;
 	size_t len;
 	int r;
 
@@ -575,8 +577,12 @@ static int load_config(struct npw *n)
 	n->tls = tls;
 	n->url = url;
 	n->config_loaded = 1;
-	info("kubeconfig %s: context '%s', server %s, %s", n->config_path, kc.context, kc.server,
-	     kc.cert_pem ? "client certificate" : kc.token || kc.token_file ? "bearer token" : "no credentials");
+	credentials = "no credentials";
+	if (kc.cert_pem)
+		credentials = "client certificate";
+	else if (kc.token || kc.token_file)
+		credentials = "bearer token";
+	info("kubeconfig %s: context '%s', server %s, %s", n->config_path, kc.context, kc.server, credentials);
 	return 1;
 }
 
@@ -899,22 +905,51 @@ static void start_sync(struct npw *n)
 
 /* ---- response handling ---- */
 
+/* Logs a skipped object or frame: each one while they are rare, then at
+ * most one line per 10 s with the number not logged, so a server that
+ * sends nothing valid cannot flood the log. */
+static void log_skipped(struct npw *n, const char *what, const char *reason, const char *text, size_t len)
+{
+	char sample[128];
+
+	if (!log_limit_allow(&n->skip_limit, 10000))
+		return;
+	log_sanitize(sample, sizeof(sample), text, len < 120 ? len : 120);
+	if (n->skip_limit.suppressed)
+		warn("%s skipped (%s): %s (%u more skipped without a log line)", what, reason, sample,
+		     n->skip_limit.suppressed);
+	else
+		warn("%s skipped (%s): %s", what, reason, sample);
+	n->skip_limit.suppressed = 0;
+}
+
+static const char *event_type_name(enum kube_event_type type)
+{
+	switch (type) {
+	case KUBE_ADDED: return "ADDED";
+	case KUBE_MODIFIED: return "MODIFIED";
+	case KUBE_DELETED: return "DELETED";
+	case KUBE_BOOKMARK: return "BOOKMARK";
+	case KUBE_ERROR: return "ERROR";
+	}
+	return "?";
+}
+
 static void handle_event(struct npw *n, const char *text, size_t len)
 {
 	struct kube_event ev;
 	const char *reason;
-	char sample[128];
 
 	if (kube_event_parse(text, len, n->tokens, KUBE_TOKENS_MAX, &ev, &reason) < 0) {
-		warn("watch frame skipped (%s): %s", reason, log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "watch frame", reason, text, len);
 		return;
 	}
 	switch (ev.type) {
 	case KUBE_ADDED:
 	case KUBE_MODIFIED:
 	case KUBE_DELETED:
-		debug("%s %s/%s at %s", ev.type == KUBE_ADDED ? "ADDED" : ev.type == KUBE_MODIFIED ? "MODIFIED" : "DELETED",
-		      ev.service.namespace, ev.service.name, ev.resource_version);
+		debug("%s %s/%s at %s", event_type_name(ev.type), ev.service.namespace, ev.service.name,
+		      ev.resource_version);
 		apply_service(n, &ev.service, ev.type == KUBE_DELETED);
 		break;
 	case KUBE_BOOKMARK:
@@ -922,8 +957,9 @@ static void handle_event(struct npw *n, const char *text, size_t len)
 		break;
 	case KUBE_ERROR:
 		if (kube_status_expired(&ev.status)) {
-			info("resourceVersion %s expired (%d %s: %s); listing services again",
-			     n->resource_version, ev.status.code, ev.status.reason, ev.status.message);
+			info("resourceVersion %s expired (code %d, reason %s: %s); listing services again",
+			     n->resource_version, ev.status.code, ev.status.reason[0] ? ev.status.reason : "none",
+			     ev.status.message);
 			n->expired = 1;
 		} else {
 			snprintf(n->stream_error, sizeof(n->stream_error), "watch ERROR %d %s: %s",
@@ -942,15 +978,14 @@ static void handle_item(struct npw *n, const char *text, size_t len)
 	struct kube_service svc;
 	struct json j;
 	const char *reason;
-	char sample[128];
 	int r = json_parse(&j, text, len, n->tokens, KUBE_TOKENS_MAX);
 
 	if (r < 0) {
-		warn("list item skipped (%s): %s", json_strerror(r), log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "list item", json_strerror(r), text, len);
 		return;
 	}
 	if (kube_service_parse(&j, 0, &svc, &reason) < 0) {
-		warn("list item skipped (%s): %s", reason, log_sanitize(sample, sizeof(sample), text, len));
+		log_skipped(n, "list item", reason, text, len);
 		return;
 	}
 	apply_service(n, &svc, 0);
@@ -959,12 +994,14 @@ static void handle_item(struct npw *n, const char *text, size_t len)
 static int on_part(void *ctx, enum kube_split_part part, const char *text, size_t len, int too_large)
 {
 	struct npw *n = ctx;
-	char sample[160];
+	const char *what = "watch frame";
 
+	if (part == KUBE_PART_ITEM)
+		what = "list item";
+	else if (part == KUBE_PART_METADATA)
+		what = "list metadata";
 	if (too_large) {
-		warn("%s larger than %u bytes skipped: %s", part == KUBE_PART_ITEM ? "list item" :
-		     part == KUBE_PART_METADATA ? "list metadata" : "watch frame", KUBE_OBJECT_MAX,
-		     log_sanitize(sample, sizeof(sample), text, len < 120 ? len : 120));
+		log_skipped(n, what, "larger than " KUBE_OBJECT_MAX_TEXT " bytes", text, len);
 		return 0;
 	}
 	if (part == KUBE_PART_OBJECT) {

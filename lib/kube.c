@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(KUBE_OBJECT_MAX == 524288, "KUBE_OBJECT_MAX_TEXT must spell KUBE_OBJECT_MAX");
+
 static int get_string(const struct json *j, int obj, const char *key, char *out, size_t size)
 {
 	int i = json_get(j, obj, key);

@@ -17,6 +17,7 @@
 
 /* A Service object or watch frame larger than this is skipped. */
 #define KUBE_OBJECT_MAX (512u * 1024)
+#define KUBE_OBJECT_MAX_TEXT "524288"   /* KUBE_OBJECT_MAX for messages */
 /* Tokens for one object; a Service with more (huge labels or
  * managedFields) is skipped like an oversized one. */
 #define KUBE_TOKENS_MAX 16384

@@ -762,8 +762,9 @@ static int find_named(struct parser *p, const struct node *root, const char *lis
 	return fail(p, list ? list->line : 0, list_key, strlen(list_key), "%s '%.60s' not found", inner_key, name);
 }
 
-/* Rejects fields of a cluster or user that this reader cannot honour, so
- * that a config meant for another client never fails silently. */
+/* Rejects fields of the selected cluster or user that this reader cannot
+ * honour, so that such a config fails with a message instead of
+ * connecting without the credentials it asks for. */
 struct field_rule {
 	const char *key;
 	const char *reason;       /* NULL: supported or safe to ignore */

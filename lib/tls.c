@@ -604,8 +604,8 @@ int tls_conn_pump(struct tls_conn *c, int fd)
 				br_ssl_engine_recvrec_ack(eng, (size_t)n);
 				progress = 1;
 			} else if (n == 0) {
-				/* TCP end without close_notify: the HTTP framing
-				 * tells the caller whether anything was cut. */
+				/* TCP end without close_notify: the caller's HTTP
+				 * framing shows whether the response was cut. */
 				c->peer_closed = 1;
 				return TLS_CLOSED;
 			} else if (errno != EAGAIN && errno != EINTR) {

@@ -1,6 +1,6 @@
 /* TLS 1.2 client on BearSSL for the Kubernetes API.
  *
- * struct tls_config holds what the kubeconfig supplies: trust anchors
+ * struct tls_config contains what the kubeconfig supplies: trust anchors
  * from the CA certificates, the client certificate chain and private key,
  * and the server name to check.  struct tls_conn drives one connection's
  * BearSSL engine over a non-blocking socket that the caller polls.
@@ -105,8 +105,9 @@ uint32_t tls_conn_events(const struct tls_conn *c);
 int tls_conn_ready(const struct tls_conn *c);
 /* Copies up to len bytes of received application data; returns the count. */
 size_t tls_conn_read(struct tls_conn *c, void *buf, size_t len);
-/* Queues up to len bytes and flushes them into records; returns the count
- * accepted (0 before the handshake is done or when the buffer is full). */
+/* Queues up to len bytes and flushes them into records.  Returns the
+ * count accepted, which is 0 before the handshake is done or while the
+ * buffer is full. */
 size_t tls_conn_write(struct tls_conn *c, const void *data, size_t len);
 /* BearSSL error code of the connection (0 when none). */
 int tls_conn_error(const struct tls_conn *c);

@@ -83,7 +83,7 @@ apply() {
 	start_api
 	wait_api
 	npw_kubeconfig "$T/kc" "$SERVER"
-	run timeout 30 kubectl --kubeconfig "$T/kc" get svc -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.type}{"\n"}{end}'
+	run timeout 30 kubectl --kubeconfig "$T/kc" --cache-dir "$T/kube-cache" get svc -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.type}{"\n"}{end}'
 	[ "$status" -eq 0 ]
 	echo "$output" | sort > "$T/kubectl"
 	printf '%s\n' "default/kubernetes ClusterIP" "default/web NodePort" \
@@ -96,6 +96,12 @@ apply() {
 	for owner in $(echo "$output" | awk '$1 == "add" { sub("kubernetes/", "", $2); print $2 }' | sort -u); do
 		grep -q "^$owner " "$T/kubectl"
 	done
+	# kubectl's watch follows the same chunked stream.
+	kubectl --kubeconfig "$T/kc" --cache-dir "$T/kube-cache" get svc -A -w -o name > "$T/kubectl-watch" 2>&1 &
+	APPLET_PID=$!
+	npw_wait_line "$T/kubectl-watch" '^service/traefik' 30
+	apply default seen-by-kubectl NodePort "TCP:85:30085"
+	npw_wait_line "$T/kubectl-watch" '^service/seen-by-kubectl'
 }
 
 @test "once writes the snapshot with an EC P-256 key" {
@@ -436,7 +442,19 @@ EOC
 	awk '/^sync/ { n++ } n == 2' "$T/out" > "$T/second"
 	grep -q 'add kubernetes/default/late tcp 0.0.0.0 30081 81' "$T/second"
 	[ "$(grep -c '^add' "$T/second")" -eq 8 ]
-	grep -q 'expired (410 Expired' "$T/err"
+	grep -q 'expired (code 410, reason Expired' "$T/err"
+}
+
+@test "ERROR Gone frame without code relists" {
+	start_api
+	wait_api
+	npw_kubeconfig "$T/kc" "$SERVER"
+	start_watch --kubeconfig "$T/kc"
+	npw_wait_line "$T/out" '^done kubernetes'
+	npw_ctl "$CTL" POST '/ctl/expire?reason=Gone&code=none' > /dev/null
+	for _ in $(seq 100); do [ "$(npw_count "$T/out" '^done')" -eq 2 ] && break; sleep 0.05; done
+	[ "$(npw_count "$T/out" '^sync kubernetes')" -eq 2 ]
+	grep -q 'expired (code 0, reason Gone' "$T/err"
 }
 
 @test "HTTP 410 on watch relists" {
@@ -494,6 +512,20 @@ EOC
 	[ "$(grep -o '"continue": ' "$T/requests" | wc -l)" -eq 2 ]
 }
 
+@test "expired continue token restarts the list" {
+	start_api
+	wait_api
+	npw_ctl "$CTL" POST '/ctl/bulk?count=1200' > /dev/null
+	npw_ctl "$CTL" POST '/ctl/expire-continue?count=1' > /dev/null
+	npw_kubeconfig "$T/kc" "$SERVER"
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep '^add kubernetes/bulk/' | sort -u | wc -l)" -eq 1200 ]
+	[ "$(echo "$output" | grep -c '^sync')" -eq 1 ]
+	[ "$(echo "$output" | grep -c '^done')" -eq 1 ]
+	[[ "$stderr" == *"list continue token expired"* ]]
+}
+
 @test "oversized service is skipped" {
 	start_api
 	wait_api
@@ -510,7 +542,7 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	apply default small NodePort "TCP:84:30084"
 	npw_wait_line "$T/out" 'add kubernetes/default/small tcp 0.0.0.0 30084 84'
 	! grep -q huge "$T/out"
-	grep -q 'watch frame larger than 524288 bytes skipped' "$T/err"
+	grep -q 'watch frame skipped (larger than 524288 bytes)' "$T/err"
 	kill -0 "$APPLET_PID"
 }
 

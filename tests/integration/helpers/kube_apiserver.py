@@ -16,13 +16,18 @@ and steer failures:
   POST /ctl/delete?namespace=NS&name=N
   POST /ctl/bulk?count=N   add N NodePort Services in one go (benchmarks)
   POST /ctl/bookmark       BOOKMARK frame to every watcher
-  POST /ctl/expire?mode=frame|http   forget history: open watches get an
-                           ERROR 410 frame ("frame", the default) and
-                           older versions are refused from then on
+  POST /ctl/expire?mode=frame|http&reason=Expired|Gone&code=410|none
+                           forget history: open watches get an ERROR frame
+                           ("frame", the default; reason and code as given,
+                           "none" leaves the code out, to check that the
+                           reason alone is enough) and older versions are
+                           refused from then on
   POST /ctl/drop           close every watch connection without a final chunk
   POST /ctl/end            end every watch stream normally
   POST /ctl/fail?status=503&count=N  answer the next N API requests with
                            that status
+  POST /ctl/expire-continue?count=N  answer the next N list requests that
+                           carry a continue token with 410 Expired
   GET  /ctl/requests       JSON list of the API requests seen so far
   GET  /ctl/state          JSON: resourceVersion, services, watchers
 
@@ -53,6 +58,7 @@ class State:
         self.requests = []
         self.fail_status = 0
         self.fail_count = 0
+        self.expire_continue = 0
         self.unavailable = 0
         for obj in services:
             self.apply_locked(obj, record=False)
@@ -197,7 +203,8 @@ class Handler(BaseHTTPRequestHandler):
                 except ValueError:
                     self.send_json(400, status(400, "BadRequest", "invalid continue token"))
                     return
-                if int(list_rv) < state.compacted:
+                if state.expire_continue > 0 or int(list_rv) < state.compacted:
+                    state.expire_continue = max(0, state.expire_continue - 1)
                     self.send_json(410, status(410, "Expired",
                                                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter."))
                     return
@@ -273,8 +280,11 @@ class Handler(BaseHTTPRequestHandler):
                                          "annotations": {"k8s.io/initial-events-end": "true"}},
                             "spec": {}, "status": {"loadBalancer": {}}}}))
                 elif kind == "expire":
-                    self.chunk(self.frame({"type": "ERROR", "object": status(
-                        410, "Expired", "The resourceVersion for the provided watch is too old.")}))
+                    reason, code = item
+                    st = status(code, reason, "The resourceVersion for the provided watch is too old.")
+                    if code is None:
+                        del st["code"]
+                    self.chunk(self.frame({"type": "ERROR", "object": st}))
                     self.chunk(b"")
                     return
                 elif kind == "end":
@@ -351,8 +361,10 @@ class ControlHandler(BaseHTTPRequestHandler):
                 state.history = []
                 state.expire_mode = query.get("mode", "frame")
                 if state.expire_mode == "frame":
+                    code = query.get("code", "410")
+                    item = (query.get("reason", "Expired"), None if code == "none" else int(code))
                     for q in list(state.watchers):
-                        q.put(("expire", None))
+                        q.put(("expire", item))
                 else:
                     for q in list(state.watchers):
                         q.put(("end", None))
@@ -361,6 +373,9 @@ class ControlHandler(BaseHTTPRequestHandler):
                 for q in list(state.watchers):
                     q.put((url.path[5:], None))
                 self.reply({"watchers": len(state.watchers)})
+            elif url.path == "/ctl/expire-continue":
+                state.expire_continue = int(query.get("count", "1"))
+                self.reply({"count": state.expire_continue})
             elif url.path == "/ctl/fail":
                 state.fail_status = int(query.get("status", "503"))
                 state.fail_count = int(query.get("count", "1"))

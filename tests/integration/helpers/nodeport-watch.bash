@@ -5,6 +5,11 @@ NPW_HELPERS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NPW_ROOT=$(cd "$NPW_HELPERS/../../.." && pwd)
 RDAGENT=${RDAGENT:-$NPW_ROOT/out/rdagent}
 
+# kubectl and Python honour proxy variables; every peer here is on
+# loopback, so none may be used.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
+export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
+
 # A random port in 20000-59999 that nothing listens on now.
 npw_free_port() {
 	local p
@@ -153,14 +158,21 @@ npw_wait_port() {
 	return 1
 }
 
-# ctl CTLPORT METHOD PATH [BODY-FILE]
+# Sends a request to the test server's control port and prints the
+# response body: npw_ctl CTLPORT METHOD PATH [BODY-FILE]
 npw_ctl() {
-	local port=$1 method=$2 path=$3 body=${4:-}
-	if [ -n "$body" ]; then
-		curl -sS -X "$method" --data-binary @"$body" "http://127.0.0.1:$port$path"
-	else
-		curl -sS -X "$method" -d '' "http://127.0.0.1:$port$path"
-	fi
+	python3 - "$@" <<'PY'
+import sys, urllib.request
+port, method, path = sys.argv[1:4]
+body = open(sys.argv[4], "rb").read() if len(sys.argv) > 4 else (b"" if method == "POST" else None)
+req = urllib.request.Request("http://127.0.0.1:%s%s" % (port, path), data=body, method=method)
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+try:
+    with opener.open(req, timeout=60) as r:
+        sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    sys.stdout.write(e.read().decode())
+PY
 }
 
 # Waits up to $2 seconds (default 10) until file $1 has a line matching $3.
