@@ -15,27 +15,6 @@
 
 static jsmntok_t tokens[TOKENS];
 
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		fail_msg("cannot open %s (run the tests from the repository root)", path);
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n >= 0);
-	rewind(f);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 struct body {
 	char *data;
 	size_t len, cap;
@@ -83,7 +62,7 @@ static int load_response(const char *name, size_t step, struct body *b, int comp
 
 	assert_non_null(p);
 	snprintf(path, sizeof path, FIXTURES "%s", name);
-	raw = read_file(path, &len);
+	raw = unit_read_file(path, &len);
 	memset(b, 0, sizeof *b);
 	http_parser_init(p, 0, &body_callbacks, b);
 	while (pos < len && r == 0) {
@@ -208,7 +187,7 @@ static void test_events_recorded_stream(void **state)
 static void test_events_v152_json_seq(void **state)
 {
 	size_t len;
-	char *data = read_file(FIXTURES "events-v1.52-shape.jsonseq", &len);
+	char *data = unit_read_file(FIXTURES "events-v1.52-shape.jsonseq", &len);
 	struct event_log *log = malloc(sizeof *log);
 
 	assert_non_null(log);
@@ -225,7 +204,7 @@ static void test_events_v152_json_seq(void **state)
 static void test_events_legacy_shape(void **state)
 {
 	size_t len;
-	char *data = read_file(FIXTURES "events-legacy-shape.ndjson", &len);
+	char *data = unit_read_file(FIXTURES "events-legacy-shape.ndjson", &len);
 	struct event_log *log = malloc(sizeof *log);
 
 	assert_non_null(log);

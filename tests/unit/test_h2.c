@@ -13,23 +13,6 @@
 
 static struct h2_conn conn;
 
-static uint8_t *load(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *data;
-
-	if (!f)
-		fail_msg("cannot open fixture %s (run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = malloc(*len + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, *len, f), *len);
-	fclose(f);
-	return data;
-}
-
 /* A textual log of events, to compare runs. */
 struct log {
 	char *text;
@@ -119,7 +102,7 @@ static int session(void **state)
 static void test_session_whole(void **state)
 {
 	size_t len;
-	uint8_t *data = load(FIXTURES "server.h2", &len);
+	uint8_t *data = unit_read_file(FIXTURES "server.h2", &len);
 	struct log *l = &logs[0];
 
 	reset_log(l);
@@ -150,7 +133,7 @@ static int check_message(void *ctx, const uint8_t *msg, size_t len)
 
 	(*n)++;
 	snprintf(path, sizeof path, FIXTURES "stream-1-%d.pb", *n);
-	want = load(path, &want_len);
+	want = unit_read_file(path, &want_len);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(msg, want, len);
 	free(want);
@@ -174,7 +157,7 @@ static void test_session_messages(void **state)
 static void test_session_every_split(void **state)
 {
 	size_t len;
-	uint8_t *data = load(FIXTURES "server.h2", &len);
+	uint8_t *data = unit_read_file(FIXTURES "server.h2", &len);
 
 	for (size_t split = 0; split <= len; split++) {
 		struct log *l = &logs[1];
@@ -192,7 +175,7 @@ static void test_session_every_split(void **state)
 static void test_session_byte_by_byte(void **state)
 {
 	size_t len;
-	uint8_t *data = load(FIXTURES "server.h2", &len);
+	uint8_t *data = unit_read_file(FIXTURES "server.h2", &len);
 	struct log *l = &logs[1];
 
 	reset_log(l);

@@ -65,28 +65,11 @@ static int parse_text(struct natbind_set *set, const struct natbind_config *conf
 	return rejected;
 }
 
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = calloc(1, (size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return buf;
-}
-
 /* Parses a fixture and returns its snapshot as port-event lines. */
 static void snapshot_of(const char *path, int family, struct output *out)
 {
 	struct natbind_set set, empty;
-	char *text = read_text(path);
+	char *text = unit_read_file(path, NULL);
 
 	natbind_set_init(&set);
 	natbind_set_init(&empty);

@@ -14,25 +14,6 @@
 
 static jsmntok_t tokens[KUBE_TOKENS_MAX];
 
-static char *read_fixture(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* Returns line number n (0-based) of text, without its newline. */
 static char *nth_line(const char *text, int n, size_t *len)
 {
@@ -54,7 +35,7 @@ static void linkerd_watch_stream(void **state)
 	struct kube_binding b[KUBE_PORTS_MAX];
 	const char *reason = NULL;
 	size_t len, n;
-	char *text = read_fixture(FIXTURES "watch_services_linkerd_gke2016.ndjson", &len);
+	char *text = unit_read_file(FIXTURES "watch_services_linkerd_gke2016.ndjson", &len);
 	char *line = nth_line(text, 0, &n);
 
 	assert_int_equal(kube_event_parse(line, n, tokens, KUBE_TOKENS_MAX, &ev, &reason), 0);
@@ -89,7 +70,7 @@ static void loadbalancer_without_cluster_ip(void **state)
 	struct kube_binding b[KUBE_PORTS_MAX];
 	const char *reason = NULL;
 	size_t len;
-	char *text = read_fixture(FIXTURES "watch_event_loadbalancer_added_trimmed.json", &len);
+	char *text = unit_read_file(FIXTURES "watch_event_loadbalancer_added_trimmed.json", &len);
 
 	assert_int_equal(kube_event_parse(text, len, tokens, KUBE_TOKENS_MAX, &ev, &reason), 0);
 	assert_string_equal(ev.service.namespace, "argocd");
@@ -104,7 +85,7 @@ static void capitalized_envelope_rejected(void **state)
 	struct kube_event ev;
 	const char *reason = NULL;
 	size_t len;
-	char *text = read_fixture(FIXTURES "watch_event_clusterip_dns_tcp_udp_capitalized_keys.json", &len);
+	char *text = unit_read_file(FIXTURES "watch_event_clusterip_dns_tcp_udp_capitalized_keys.json", &len);
 
 	/* The API server writes "type"/"object"; "Type"/"Object" come only
 	 * from re-marshalled Go structs, so they are not accepted. */
@@ -118,7 +99,7 @@ static void bookmark_of_another_kind(void **state)
 	struct kube_event ev;
 	const char *reason = NULL;
 	size_t len;
-	char *text = read_fixture(FIXTURES "watch_bookmark_job_python_client_test.json", &len);
+	char *text = unit_read_file(FIXTURES "watch_bookmark_job_python_client_test.json", &len);
 
 	assert_int_equal(kube_event_parse(text, len, tokens, KUBE_TOKENS_MAX, &ev, &reason), 0);
 	assert_int_equal(ev.type, KUBE_BOOKMARK);
@@ -134,7 +115,7 @@ static void error_frames(void **state)
 	struct kube_event ev;
 	const char *reason = NULL;
 	size_t len, n;
-	char *text = read_fixture(FIXTURES "watch_error_status_variants.ndjson", &len);
+	char *text = unit_read_file(FIXTURES "watch_error_status_variants.ndjson", &len);
 
 	for (int i = 0; i < 4; i++) {
 		char *line = nth_line(text, i, &n);
@@ -254,7 +235,7 @@ static void split_list_every_piece_size(void **state)
 {
 	static char buf[8192];
 	size_t len;
-	char *text = read_fixture(FIXTURES "servicelist_linkerd_gke2016.json", &len);
+	char *text = unit_read_file(FIXTURES "servicelist_linkerd_gke2016.json", &len);
 	struct kube_list_meta meta;
 	const char *reason;
 
@@ -288,7 +269,7 @@ static void split_stream_without_newlines(void **state)
 {
 	static char buf[16384];
 	size_t len;
-	char *text = read_fixture(FIXTURES "watch_services_linkerd_gke2016.ndjson", &len);
+	char *text = unit_read_file(FIXTURES "watch_services_linkerd_gke2016.ndjson", &len);
 	struct kube_split s;
 	struct parts p = { 0 };
 

@@ -12,25 +12,6 @@
 
 #define FIXTURES "tests/fixtures/nodeport-watch/"
 
-static char *read_fixture(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	buf[n] = '\0';
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 static int count(const uint8_t *text, size_t len, const char *needle)
 {
 	int n = 0;
@@ -47,7 +28,7 @@ static void k3s_file(void **state)
 	struct kubeconfig kc;
 	struct kubeconfig_error err;
 	size_t len;
-	char *text = read_fixture(FIXTURES "k3s_kubeconfig.yaml", &len);
+	char *text = unit_read_file(FIXTURES "k3s_kubeconfig.yaml", &len);
 
 	assert_int_equal(kubeconfig_parse(text, len, "/etc/rancher/k3s", &kc, &err), 0);
 	assert_string_equal(kc.context, "default");
@@ -69,7 +50,7 @@ static void kubectl_merged_file(void **state)
 	struct kubeconfig kc;
 	struct kubeconfig_error err;
 	size_t len;
-	char *text = read_fixture(FIXTURES "kubectl_merged_config.yaml", &len);
+	char *text = unit_read_file(FIXTURES "kubectl_merged_config.yaml", &len);
 
 	/* The exec plugin belongs to a user the current context does not
 	 * use, so the file is fine. */
@@ -89,7 +70,7 @@ static void kubectl_merged_other_contexts(void **state)
 	struct kubeconfig_error err;
 	char msg[300];
 	size_t len;
-	char *text = read_fixture(FIXTURES "kubectl_merged_config.yaml", &len);
+	char *text = unit_read_file(FIXTURES "kubectl_merged_config.yaml", &len);
 	char *edited = malloc(len + 64), *p;
 
 	/* Switch to docker-desktop: insecure, RSA key. */

@@ -61,24 +61,6 @@ _Static_assert(offsetof(struct nf_nat_range2, base_proto) == 40, "rev 2");
 _Static_assert(offsetof(struct xt_tcp, invflags) == 11 && offsetof(struct xt_tcp, option) == 8 &&
 	       offsetof(struct xt_udp, invflags) == 8, "xt_tcpudp");
 
-static uint8_t *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 /* Splits a fixture into messages; returns how many (at most max). */
 static size_t split_messages(const uint8_t *buf, size_t len, const struct nl_hdr **msgs, size_t max)
 {
@@ -189,7 +171,7 @@ static void test_recorded_rules(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	buf = read_file(FIXTURES "nft-rules.nlmsg", &len);
+	buf = unit_read_file(FIXTURES "nft-rules.nlmsg", &len);
 	n = split_messages(buf, len, msgs, 64);
 	assert_int_equal(n, 38);
 	for (size_t i = 0; i < n; i++) {
@@ -237,7 +219,7 @@ static void test_recorded_bindings(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	buf = read_file(FIXTURES "nft-rules.nlmsg", &len);
+	buf = unit_read_file(FIXTURES "nft-rules.nlmsg", &len);
 	n = split_messages(buf, len, msgs, 64);
 	natbind_set_init(&set);
 	natbind_set_init(&empty);
@@ -293,7 +275,7 @@ static void test_truncated_rules(void **state)
 	uint8_t *buf;
 
 	(void)state;
-	buf = read_file(FIXTURES "nft-rules.nlmsg", &len);
+	buf = unit_read_file(FIXTURES "nft-rules.nlmsg", &len);
 	n = split_messages(buf, len, msgs, 64);
 	for (size_t i = 0; i < n; i++) {
 		assert_true(msgs[i]->len <= sizeof copy);
@@ -328,7 +310,7 @@ static void test_recorded_events(void **state)
 	int family;
 
 	(void)state;
-	buf = read_file(FIXTURES "nft-events.nlmsg", &len);
+	buf = unit_read_file(FIXTURES "nft-events.nlmsg", &len);
 	n = split_messages(buf, len, msgs, 8);
 	assert_int_equal(n, 2);
 	/* iptables -A: the new rule, then the generation that commits it. */

@@ -15,21 +15,9 @@
 static uint8_t *load(const char *name, size_t *len)
 {
 	char path[256];
-	FILE *f;
-	uint8_t *data;
 
 	snprintf(path, sizeof path, FIXTURES "%s", name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s (run from the repository root)", path);
-	fseek(f, 0, SEEK_END);
-	*len = (size_t)ftell(f);
-	fseek(f, 0, SEEK_SET);
-	data = malloc(*len + 1);
-	assert_non_null(data);
-	assert_int_equal(fread(data, 1, *len, f), *len);
-	fclose(f);
-	return data;
+	return unit_read_file(path, len);
 }
 
 static void parse_event_fixture(const char *name, struct ctrd_event *ev)

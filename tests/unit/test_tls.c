@@ -13,24 +13,6 @@
 
 #define FIXTURES "tests/fixtures/nodeport-watch/"
 
-static uint8_t *read_fixture(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf;
-	long n;
-
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	buf = malloc((size_t)n + 1);
-	assert_non_null(buf);
-	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	*len = (size_t)n;
-	return buf;
-}
-
 struct names {
 	char text[512];
 };
@@ -55,7 +37,7 @@ static void san_entries_read(void **state)
 {
 	struct names n = { "" };
 	size_t len;
-	uint8_t *der = read_fixture(FIXTURES "san-cert.der", &len);
+	uint8_t *der = unit_read_file(FIXTURES "san-cert.der", &len);
 
 	assert_int_equal(tls_cert_san(der, len, collect, &n), 4);
 	assert_string_equal(n.text, "D:kubernetes;D:*.apps.example.com;I:127.0.0.1;I:::1;");
@@ -68,7 +50,7 @@ static void san_entries_read(void **state)
 static void san_absent(void **state)
 {
 	size_t len;
-	uint8_t *der = read_fixture(FIXTURES "nosan-cert.der", &len);
+	uint8_t *der = unit_read_file(FIXTURES "nosan-cert.der", &len);
 
 	assert_int_equal(tls_cert_san(der, len, NULL, NULL), 0);
 	free(der);
@@ -120,7 +102,7 @@ static void config_errors(void **state)
 	struct tls_config cfg;
 	const char *why = NULL;
 	size_t len;
-	uint8_t *der = read_fixture(FIXTURES "san-cert.der", &len);
+	uint8_t *der = unit_read_file(FIXTURES "san-cert.der", &len);
 	char *pem = malloc(len * 2 + 100);
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	size_t o = 0;
