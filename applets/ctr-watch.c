@@ -144,12 +144,12 @@ struct watcher {
 	int exit_code;
 };
 
-static struct h2_conn h2;
+static struct h2_conn *h2;     /* allocated by ctr_watch_main */
 /* Status of the subscription stream, reset when it is opened. */
 static int sub_http_status, sub_grpc_status;
 static char sub_message[256];
-static uint8_t subscribe_buf[MSG_MAX];
-static uint8_t call_buf[MSG_MAX];
+static uint8_t *subscribe_buf;   /* MSG_MAX bytes each, allocated by ctr_watch_main */
+static uint8_t *call_buf;
 
 static void disconnect(struct watcher *w, const char *why);
 static void advance(struct watcher *w);
@@ -470,7 +470,7 @@ static int start_call(struct watcher *w, enum call_kind kind, const char *ns, co
 		return -1;
 	int body_len = grpc_frame(body, sizeof body, msg, (size_t)msg_len);
 
-	stream = h2_request(&h2, "localhost", paths[kind], headers, ns ? 3 : 2, body, (size_t)body_len);
+	stream = h2_request(h2, "localhost", paths[kind], headers, ns ? 3 : 2, body, (size_t)body_len);
 	if (stream < 0) {
 		disconnect(w, h2_strerror((int)stream));
 		return -1;
@@ -481,7 +481,7 @@ static int start_call(struct watcher *w, enum call_kind kind, const char *ns, co
 	w->call.grpc_status = -1;
 	snprintf(w->call.ns, sizeof w->call.ns, "%s", ns ? ns : "");
 	snprintf(w->call.id, sizeof w->call.id, "%s", id ? id : "");
-	grpc_reader_init(&w->call_reader, call_buf, sizeof call_buf);
+	grpc_reader_init(&w->call_reader, call_buf, MSG_MAX);
 	loop_timer_start(&w->loop, &w->call_timer, CALL_TIMEOUT_MS, call_timeout, w);
 	return 0;
 }
@@ -524,7 +524,7 @@ static void start_subscribe(struct watcher *w)
 		disconnect(w, "subscribe request too large");
 		return;
 	}
-	stream = h2_request(&h2, "localhost", "/containerd.services.events.v1.Events/Subscribe",
+	stream = h2_request(h2, "localhost", "/containerd.services.events.v1.Events/Subscribe",
 			    headers, 2, body, (size_t)body_len);
 	if (stream < 0) {
 		disconnect(w, h2_strerror((int)stream));
@@ -534,7 +534,7 @@ static void start_subscribe(struct watcher *w)
 	sub_http_status = 0;
 	sub_grpc_status = -1;
 	sub_message[0] = 0;
-	grpc_reader_init(&w->subscribe_reader, subscribe_buf, sizeof subscribe_buf);
+	grpc_reader_init(&w->subscribe_reader, subscribe_buf, MSG_MAX);
 }
 
 /* Snapshot ----------------------------------------------------------- */
@@ -938,7 +938,7 @@ static void flush_output(struct watcher *w)
 
 	if (!w->connected)
 		return;
-	out = h2_output(&h2, &len);
+	out = h2_output(h2, &len);
 	while (len) {
 		ssize_t n = send(w->fd, out, len, MSG_NOSIGNAL);
 
@@ -946,6 +946,17 @@ static void flush_output(struct watcher *w)
 			continue;
 		if (n < 0 && errno == EAGAIN)
 			break;
+		if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* The peer closed.  What it sent before closing (often a
+			 * protocol error) is still to be read, and names the cause
+			 * better than the write error: on_socket reads it, then
+			 * sees the end of the stream and disconnects. */
+			debug("write to containerd failed: %s; reading what it sent before closing",
+			      strerror(errno));
+			h2_output_consume(h2, len);
+			len = 0;
+			break;
+		}
 		if (n < 0) {
 			char why[128];
 
@@ -953,8 +964,8 @@ static void flush_output(struct watcher *w)
 			disconnect(w, why);
 			return;
 		}
-		h2_output_consume(&h2, (size_t)n);
-		out = h2_output(&h2, &len);
+		h2_output_consume(h2, (size_t)n);
+		out = h2_output(h2, &len);
 	}
 	loop_watch_modify(&w->loop, &w->watch, EPOLLIN | (len ? EPOLLOUT : 0));
 }
@@ -976,12 +987,12 @@ static void on_socket(struct loop *loop, struct loop_watch *watch, uint32_t even
 			disconnect(w, why);
 			return;
 		}
-		int err = h2_feed(&h2, buf, (size_t)n, on_h2_event, w);
+		int err = h2_feed(h2, buf, (size_t)n, on_h2_event, w);
 
 		if (err && err != H2_ERR_CALLBACK) {
 			char why[160];
 
-			snprintf(why, sizeof why, "%s: %s", h2_strerror(err), h2.reason ? h2.reason : "");
+			snprintf(why, sizeof why, "%s: %s", h2_strerror(err), h2->reason ? h2->reason : "");
 			flush_output(w);   /* the GOAWAY that names the error */
 			disconnect(w, why);
 			return;
@@ -1071,7 +1082,7 @@ static void connect_now(struct loop *loop, struct loop_timer *timer)
 	}
 	w->connected = 1;
 	info("connected to containerd at %s", w->address);
-	h2_init(&h2);
+	h2_init(h2);
 	/* Subscribe first, so nothing that happens during the snapshot is
 	 * missed; the queued events are applied after "done". */
 	start_subscribe(w);
@@ -1096,56 +1107,64 @@ int ctr_watch_main(int argc, char **argv)
 		COMMON_LONG_OPTIONS,
 		{ 0, 0, 0, 0 },
 	};
-	static struct watcher w;
-	static char listed[MAX_LISTED_NAMESPACES][ID_MAX + 1];
+	/* The large state lives on the heap rather than in .bss, because in
+	 * a multicall binary every applet's process would map .bss. */
+	struct watcher *w = calloc(1, sizeof *w);
+	char (*listed)[ID_MAX + 1] = calloc(MAX_LISTED_NAMESPACES, sizeof *listed);
 	int c, code;
 
-	w.source = DEFAULT_SOURCE;
-	w.fd = -1;
+	h2 = calloc(1, sizeof *h2);
+	subscribe_buf = malloc(MSG_MAX);
+	call_buf = malloc(MSG_MAX);
+	if (!w || !listed || !h2 || !subscribe_buf || !call_buf)
+		die(EXIT_FAIL, "out of memory for the connection buffers (%u bytes)", 2 * MSG_MAX);
+
+	w->source = DEFAULT_SOURCE;
+	w->fd = -1;
 	while ((c = applet_getopt(argc, argv, "", options)) != -1) {
 		switch (c) {
 		case 'a':
-			if (strlen(optarg) >= sizeof w.address)
-				usage_error("--address: path longer than %zu bytes", sizeof w.address - 1);
-			w.address_option = optarg;
+			if (strlen(optarg) >= sizeof w->address)
+				usage_error("--address: path longer than %zu bytes", sizeof w->address - 1);
+			w->address_option = optarg;
 			break;
 		case 'n':
 			if (!*optarg || strlen(optarg) > ID_MAX || strchr(optarg, '"'))
 				usage_error("--namespace: invalid namespace name '%s'", optarg);
-			if (w.namespace_count == MAX_NAMESPACES)
+			if (w->namespace_count == MAX_NAMESPACES)
 				usage_error("--namespace: at most %d namespaces", MAX_NAMESPACES);
-			w.namespaces[w.namespace_count++] = optarg;
+			w->namespaces[w->namespace_count++] = optarg;
 			break;
 		case 's':
 			if (!pev_source_valid(optarg, strlen(optarg)))
 				usage_error("--source: '%s' is not a valid source name ([a-z0-9_-]{1,32})", optarg);
-			w.source = optarg;
+			w->source = optarg;
 			break;
 		case 'o':
-			w.once = 1;
+			w->once = 1;
 			break;
 		}
 	}
 	no_arguments(argc, argv);
-	w.snapshot_namespaces = listed;
+	w->snapshot_namespaces = listed;
 
 	signal(SIGPIPE, SIG_IGN);
-	if ((code = loop_init(&w.loop)) < 0)
+	if ((code = loop_init(&w->loop)) < 0)
 		die_errno(EXIT_FAIL, -code, "event loop setup failed");
-	loop_signal(&w.loop, SIGTERM, on_signal, &w);
-	loop_signal(&w.loop, SIGINT, on_signal, &w);
-	backoff_init(&w.backoff, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
-	info("starting; source %s, %s", w.source, w.namespace_count ? "selected namespaces" : "all namespaces");
-	loop_timer_start(&w.loop, &w.reconnect_timer, 0, connect_now, &w);
-	code = loop_run(&w.loop);
-	if (w.connected) {
-		h2_goaway(&h2, H2_NO_ERROR);
-		flush_output(&w);
-		close(w.fd);
+	loop_signal(&w->loop, SIGTERM, on_signal, w);
+	loop_signal(&w->loop, SIGINT, on_signal, w);
+	backoff_init(&w->backoff, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
+	info("starting; source %s, %s", w->source, w->namespace_count ? "selected namespaces" : "all namespaces");
+	loop_timer_start(&w->loop, &w->reconnect_timer, 0, connect_now, w);
+	code = loop_run(&w->loop);
+	if (w->connected) {
+		h2_goaway(h2, H2_NO_ERROR);
+		flush_output(w);
+		close(w->fd);
 	}
-	free_containers(&w);
-	free(w.snapshot_ids);
-	loop_free(&w.loop);
+	free_containers(w);
+	free(w->snapshot_ids);
+	loop_free(&w->loop);
 	if (code < 0) {
 		log_errno(LOG_ERROR, -code, "event loop failed");
 		return EXIT_FAIL;
