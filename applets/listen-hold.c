@@ -15,7 +15,8 @@
  *                        datagrams); without it they are logged as not held
  *   --recheck SECONDS    how often to check whether a port that another
  *                        process listens on was freed (1-3600, default 30)
- *   -v, --debug          log debug messages
+ *   -v, --debug, --verbose
+ *                        log debug messages
  *   -q, --quiet          log warnings and errors only
  *
  * End of input, SIGTERM or SIGINT closes every socket and exits 0.
