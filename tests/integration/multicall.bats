@@ -91,6 +91,12 @@ setup() {
 	[[ "$output" == *"--install takes [-s] DIR"* ]]
 	run "$RDAGENT" --install -s
 	[ "$status" -eq 2 ]
+	run -2 "$RDAGENT" --install -x "$DIR"
+	[[ "$output" == *"unexpected argument '-x'"* ]]
+	run -2 "$RDAGENT" --install -s "$DIR" extra
+	[[ "$output" == *"unexpected argument 'extra'"* ]]
+	run -2 "$RDAGENT" --install "$DIR" extra
+	[[ "$output" == *"unexpected argument 'extra'"* ]]
 	run "$RDAGENT" --install "$DIR/missing"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"is not a directory"* ]]
