@@ -286,6 +286,10 @@ time.sleep(60)
 	wait_until log_has "tcp 0.0.0.0:$PORT: another process listens on ::,"
 	# Only the python3 socket listens (ss shows a dual-stack one as "*").
 	[ "$(tcp_listeners "$PORT")" = "*:$PORT" ]
+	# The count of closed sockets leaves out the port it never held.
+	lh_close_input
+	[ "$LH_STATUS" -eq 0 ]
+	log_has "end of input: closed 0 sockets for 1 bindings"
 }
 
 @test "specific address held as given" {
