@@ -169,6 +169,9 @@ int main(int argc, char **argv)
 		int symbolic = argc > 2 && !strcmp(argv[2], "-s");
 		int dir_arg = symbolic ? 3 : 2;
 
+		if (argc > dir_arg + 1)
+			usage_error("--install takes [-s] DIR: unexpected argument '%s'",
+				    argv[dir_arg][0] == '-' ? argv[dir_arg] : argv[dir_arg + 1]);
 		if (argc != dir_arg + 1)
 			usage_error("--install takes [-s] DIR");
 		return install_links(argv[dir_arg], symbolic);

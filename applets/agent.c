@@ -38,7 +38,7 @@
  *                           /run/containerd/containerd.sock that exists)
  *   --kubeconfig PATH       kubeconfig (default $KUBECONFIG, then
  *                           /etc/rancher/k3s/k3s.yaml)
- *   -v, --debug             debug logging, passed on to every child
+ *   -v, --debug, --verbose  debug logging, passed on to every child
  *   -q, --quiet             warnings and errors only, passed on
  *
  * Supervision: a child that exits is restarted after 0.5 s, doubling up to

@@ -14,7 +14,8 @@
  *   --namespace NS   follow only namespace NS; repeat for more (default: all)
  *   --source NAME    SOURCE of owners and sync/done lines (default: containerd)
  *   --once           print the snapshot, then exit
- *   -v, --debug      log debug messages
+ *   -v, --debug, --verbose
+ *                    log debug messages
  *   -q, --quiet      log warnings and errors only
  *
  * Exit codes: 0 stopped by SIGTERM/SIGINT, end of output, or --once done;

@@ -12,7 +12,8 @@
  *   --source NAME       SOURCE in the events (default: docker)
  *   --once              write one snapshot and exit; exit 111 when the
  *                       daemon cannot be reached
- *   -v, --debug         also log every container event and API request
+ *   -v, --debug, --verbose
+ *                       also log every container event and API request
  *   -q, --quiet         log warnings and errors only
  *
  * Exit codes: 0 after --once, on SIGTERM/SIGINT, or when stdout is closed;

@@ -20,7 +20,7 @@
  *   --once                     print the current snapshot and exit
  *   --dump-netlink FILE        write every netlink message received to FILE
  *                              (raw, for test fixtures and bug reports)
- *   -v, --debug                log each rule that counts or is skipped
+ *   -v, --debug, --verbose     log each rule that counts or is skipped
  *   -q, --quiet                log warnings and errors only
  *
  * Output: "sync iptables", an "add" line per binding, "done iptables", then

@@ -15,7 +15,8 @@
  *                        datagrams); without it they are logged as not held
  *   --recheck SECONDS    how often to check whether a port that another
  *                        process listens on was freed (1-3600, default 30)
- *   -v, --debug          log debug messages
+ *   -v, --debug, --verbose
+ *                        log debug messages
  *   -q, --quiet          log warnings and errors only
  *
  * End of input, SIGTERM or SIGINT closes every socket and exits 0.
@@ -87,7 +88,6 @@ struct listen_hold {
 	struct pev_consumer consumer;
 	struct loop_watch input;
 	struct hold *holds;
-	unsigned hold_count;
 	int udp;
 	unsigned recheck_ms;
 	int shutting_down;
@@ -507,7 +507,6 @@ static void hold_close(struct listen_hold *lh, struct hold *h)
 		lh->holds = h->next;
 	if (h->next)
 		h->next->prev = h->prev;
-	lh->hold_count--;
 	/* A hold of ours on an overlapping address (0.0.0.0 against
 	 * 127.0.0.1, say) may have been what kept another one waiting. */
 	for (struct hold *o = lh->holds; o && !lh->shutting_down; o = o->next)
@@ -554,7 +553,6 @@ static void endpoint_opened(void *ctx, struct endpoint *e)
 		if (lh->holds)
 			lh->holds->prev = h;
 		lh->holds = h;
-		lh->hold_count++;
 	}
 	h->endpoints++;
 	e->data = h;
@@ -620,9 +618,21 @@ static const struct binding_ops table_ops = {
 
 /* --- input and signals --- */
 
+/* Counts the holds that have a socket open: a hold left to another
+ * process or waiting to retry a bind has none. */
+static unsigned open_sockets(const struct listen_hold *lh)
+{
+	unsigned n = 0;
+
+	for (const struct hold *h = lh->holds; h; h = h->next)
+		if (h->fd >= 0)
+			n++;
+	return n;
+}
+
 static void shut_down(struct listen_hold *lh, const char *why)
 {
-	unsigned holds = lh->hold_count;
+	unsigned holds = open_sockets(lh);
 	size_t bindings = lh->table.binding_count;
 
 	lh->shutting_down = 1;
@@ -670,7 +680,7 @@ static void log_holds(struct listen_hold *lh)
 	};
 	char text[80], owners[768];
 
-	info("%u sockets for %zu bindings (%zu endpoints)", lh->hold_count,
+	info("%u sockets for %zu bindings (%zu endpoints)", open_sockets(lh),
 	     lh->table.binding_count, lh->table.endpoint_count);
 	for (struct hold *h = lh->holds; h; h = h->next) {
 		if (h->state == HOLD_RETRY)

@@ -13,8 +13,9 @@
  *                       127.0.0.1
  *   --source NAME       SOURCE of the events (default: kubernetes)
  *   --once              list once, write the snapshot and exit
- *   -v, --verbose       log debug messages
- *   -q, --quiet         log errors only
+ *   -v, --debug, --verbose
+ *                       log debug messages
+ *   -q, --quiet         log warnings and errors only
  *
  * Exit codes: 0 done (--once, or stdout closed), 1 invalid kubeconfig or
  * rejected certificate with --once, 2 usage error, 111 API server or

@@ -15,8 +15,9 @@
  *   --no-handshake     do not listen for the handshake
  *   --max-connections N  relayed connections at once, 1-65536
  *                      (default 1024); more wait in the listen backlog
- *   -v, --verbose      log every connection
- *   -q, --quiet        log errors only
+ *   -v, --debug, --verbose
+ *                      log every connection
+ *   -q, --quiet        log warnings and errors only
  *
  * ADDR is tcp:HOST:PORT, tcp:[IPV6]:PORT, unix:PATH or vsock:CID:PORT.
  */

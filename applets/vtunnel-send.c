@@ -20,8 +20,9 @@
  *                      (default 5; 0 sends at once)
  *   --print            write each message to stdout, one JSON object per
  *                      line, instead of sending it
- *   -v, --verbose      log every message sent
- *   -q, --quiet        log errors only
+ *   -v, --debug, --verbose
+ *                      log every message sent
+ *   -q, --quiet        log warnings and errors only
  */
 #include <arpa/inet.h>
 #include <errno.h>

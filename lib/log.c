@@ -34,6 +34,8 @@ static int parse_level(const char *s, enum log_level *level)
 
 void log_init(const char *applet)
 {
+	/* "rdagent APPLET" calls this twice, first as rdagent. */
+	static int warned;
 	const char *env = getenv("RDAGENT_LOG");
 	enum log_level level;
 
@@ -41,7 +43,7 @@ void log_init(const char *applet)
 	if (env && *env) {
 		if (parse_level(env, &level) == 0)
 			log_threshold = level;
-		else
+		else if (!warned++)
 			log_msg(LOG_WARN, "invalid RDAGENT_LOG value '%s'; expected debug, info, warn or error", env);
 	}
 }

@@ -211,6 +211,30 @@ print(s.recv(64).decode().strip())
 	wait_until prints "127.0.0.1:$PORT" tcp_listeners "$PORT"
 }
 
+@test "address in use at bind counts as satisfied" {
+	# Bound without SO_REUSEADDR and not listening: socket diagnostics
+	# see no listener, so only bind's EADDRINUSE tells listen-hold.
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("bound", flush=True)
+time.sleep(60)
+' "$PORT" 3>&- >"$BATS_TEST_TMPDIR/bound" &
+	OTHER_PID=$!
+	wait_until grep -q bound "$BATS_TEST_TMPDIR/bound"
+	lh_start --recheck 1
+	lh_send "add docker/a tcp 127.0.0.1 $PORT 80"
+	wait_until log_has "info: tcp 127.0.0.1:$PORT: bind reports the address in use"
+	! grep -q "error:" "$LH_LOG"
+	tcp_refused 127.0.0.1 "$PORT"
+	kill "$OTHER_PID"
+	wait "$OTHER_PID" || true
+	OTHER_PID=
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	log_has "tcp 127.0.0.1:$PORT: the other listener is gone; holding it now"
+}
+
 @test "wildcard replaces our specific socket" {
 	lh_start
 	lh_send "add docker/a tcp 127.0.0.1 $PORT 80"
@@ -262,6 +286,10 @@ time.sleep(60)
 	wait_until log_has "tcp 0.0.0.0:$PORT: another process listens on ::,"
 	# Only the python3 socket listens (ss shows a dual-stack one as "*").
 	[ "$(tcp_listeners "$PORT")" = "*:$PORT" ]
+	# The count of closed sockets leaves out the port it never held.
+	lh_close_input
+	[ "$LH_STATUS" -eq 0 ]
+	log_has "end of input: closed 0 sockets for 1 bindings"
 }
 
 @test "specific address held as given" {

@@ -91,6 +91,12 @@ setup() {
 	[[ "$output" == *"--install takes [-s] DIR"* ]]
 	run "$RDAGENT" --install -s
 	[ "$status" -eq 2 ]
+	run -2 "$RDAGENT" --install -x "$DIR"
+	[[ "$output" == *"unexpected argument '-x'"* ]]
+	run -2 "$RDAGENT" --install -s "$DIR" extra
+	[[ "$output" == *"unexpected argument 'extra'"* ]]
+	run -2 "$RDAGENT" --install "$DIR" extra
+	[[ "$output" == *"unexpected argument 'extra'"* ]]
 	run "$RDAGENT" --install "$DIR/missing"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"is not a directory"* ]]
@@ -139,4 +145,92 @@ setup() {
 	run "$RDAGENT" --version
 	[ "$status" -eq 0 ]
 	[[ "$output" == "rdagent "[0-9]* ]]
+}
+
+# Options an applet accepts: the long names in its struct option table and
+# the letters of its applet_getopt call, plus the common ones.
+accepted_options() {
+	local src=$BATS_TEST_DIRNAME/../../applets/$1.c
+	sed -n 's/.*{ "\([a-z0-9-]*\)", *\(no\|required\|optional\)_argument.*/--\1/p' "$src"
+	sed -n 's/.*applet_getopt([^,]*, [^,]*, "\([^"]*\)".*/\1/p' "$src" |
+		tr -d ':' | grep -o . | sed 's/^/-/'
+	printf '%s\n' -v --debug --verbose -q --quiet
+}
+
+@test "each applet's help lists every option it accepts" {
+	for name in $("$RDAGENT" --list); do
+		help=$("$RDAGENT" "$name" --help)
+		options=$(accepted_options "$name")
+		[ -n "$options" ]
+		for opt in $options; do
+			if ! grep -qE -- "(^|[[ ,|])$opt([][ ,=|]|$)" <<<"$help"; then
+				echo "$name --help does not mention $opt"
+				return 1
+			fi
+		done
+	done
+}
+
+@test "every applet accepts -v, --debug, --verbose, -q and --quiet" {
+	for name in $("$RDAGENT" --list); do
+		for opt in -v --debug --verbose -q --quiet; do
+			# The common option is taken; the next one is the bad one.
+			run -2 "$RDAGENT" "$name" "$opt" --no-such-option
+			[[ "${lines[0]}" == *"$name: error: unknown option '--no-such-option'" ]]
+		done
+	done
+}
+
+# Events for the log tests: an SCTP binding is never held, so no port is
+# opened; removing it logs at debug level; "bogus" is rejected (warn).
+log_events() {
+	printf 'add t/a sctp 127.0.0.1 9 9\ndel t/a sctp 127.0.0.1 9 9\nbogus\n'
+}
+
+@test "log lines have a UTC ISO-8601 timestamp when stderr is not a terminal" {
+	local before after stamp
+	before=$(date -u +%s)
+	log_events | TZ=Asia/Kolkata "$RDAGENT" listen-hold 2>"$BATS_TEST_TMPDIR/log"
+	after=$(date -u +%s)
+	cat "$BATS_TEST_TMPDIR/log"
+	run grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z listen-hold: (info|warn): ' "$BATS_TEST_TMPDIR/log"
+	[ "$output" = 0 ]
+	# UTC, not the local time of TZ (5:30 ahead).
+	stamp=$(head -n 1 "$BATS_TEST_TMPDIR/log" | cut -d' ' -f1)
+	stamp=$(date -u -d "${stamp%.*}Z" +%s)
+	[ "$stamp" -ge "$before" ] && [ "$stamp" -le "$after" ]
+}
+
+@test "log lines on a terminal have no timestamp" {
+	run script -qec "$RDAGENT listen-hold </dev/null" /dev/null
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == "listen-hold: info: started"* ]]
+}
+
+@test "RDAGENT_LOG sets the level, -v and -q override it" {
+	local log=$BATS_TEST_TMPDIR/log
+	for level in debug info warn error; do
+		log_events | RDAGENT_LOG=$level "$RDAGENT" listen-hold 2>"$log.$level"
+	done
+	grep -q 'debug: sctp 127.0.0.1:9: owner t/a removed' "$log.debug"
+	grep -q 'info: started' "$log.debug"
+	! grep -q 'debug:' "$log.info"
+	grep -q 'info: started' "$log.info"
+	grep -q 'warn: input line 3: rejected' "$log.info"
+	! grep -q 'info:' "$log.warn"
+	grep -q 'warn: input line 3: rejected' "$log.warn"
+	[ ! -s "$log.error" ]
+
+	log_events | RDAGENT_LOG=error "$RDAGENT" listen-hold -v 2>"$log.v"
+	grep -q 'debug: sctp 127.0.0.1:9: owner t/a removed' "$log.v"
+	log_events | RDAGENT_LOG=debug "$RDAGENT" listen-hold --debug 2>"$log.debug2"
+	grep -q 'debug:' "$log.debug2"
+	log_events | RDAGENT_LOG=debug "$RDAGENT" listen-hold -q 2>"$log.q"
+	[ "$(cut -d' ' -f2- "$log.q")" = "listen-hold: warn: input line 3: rejected: unknown verb (expected add, del, sync or done): 'bogus'" ]
+
+	# A bad value is reported once, and the default level stays.
+	log_events | RDAGENT_LOG=loud "$RDAGENT" listen-hold 2>"$log.bad"
+	[ "$(grep -c "invalid RDAGENT_LOG value 'loud'" "$log.bad")" -eq 1 ]
+	grep -q 'info: started' "$log.bad"
+	! grep -q 'debug:' "$log.bad"
 }

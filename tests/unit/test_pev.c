@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -357,6 +358,46 @@ static void write_one_line(void **state)
 	close(fds[0]);
 }
 
+/* On a SOCK_SEQPACKET socket every write(2) is one record and every
+ * read(2) returns one record, so each line, even the longest, must arrive
+ * whole in one read. */
+static void write_is_one_syscall(void **state)
+{
+	int fds[2];
+	char buf[PEV_LINE_MAX + 16], id[PEV_ID_MAX + 1], owner[PEV_OWNER_MAX];
+	struct pev ev;
+	struct pev_addr addr;
+	int attrs;
+	ssize_t n;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, fds), 0);
+	memset(id, 'x', PEV_ID_MAX);
+	id[PEV_ID_MAX] = 0;
+	snprintf(owner, sizeof owner, "abcdefghijklmnopqrstuvwxyz012345/%s", id);
+	assert_int_equal(pev_addr_parse("1:2:3:4:5:6:7:8", 15, &addr), 0);
+	assert_int_equal(pev_set_binding(&ev, PEV_ADD, owner, PEV_SCTP, &addr, 65535, 65535, &addr), 0);
+	/* Fill the attributes up to the longest line the format allows. */
+	n = pev_format(&ev, buf, sizeof buf);
+	assert_true(n > 0);
+	attrs = PEV_LINE_MAX - (int)n - 1;
+	assert_true(attrs > 2);
+	memset(ev.attrs, 'a', (size_t)attrs);
+	ev.attrs[1] = '=';
+	ev.attrs[attrs] = 0;
+	assert_int_equal(pev_write(fds[1], &ev), 0);
+	assert_int_equal(pev_write_marker(fds[1], PEV_DONE, "abcdefghijklmnopqrstuvwxyz012345"), 0);
+
+	n = read(fds[0], buf, sizeof buf);
+	assert_int_equal(n, PEV_LINE_MAX);
+	assert_int_equal(buf[n - 1], '\n');
+	assert_null(memchr(buf, '\n', (size_t)n - 1));
+	n = read(fds[0], buf, sizeof buf);
+	assert_int_equal(n, 38);
+	assert_memory_equal(buf, "done abcdefghijklmnopqrstuvwxyz012345\n", 38);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 /* --- reader --- */
 
 struct collected {
@@ -559,6 +600,7 @@ int main(void)
 		cmocka_unit_test(format_rejects_bad_fields),
 		cmocka_unit_test(format_max_length),
 		cmocka_unit_test(write_one_line),
+		cmocka_unit_test(write_is_one_syscall),
 		cmocka_unit_test(reader_every_split),
 		cmocka_unit_test(reader_long_line_skipped),
 		cmocka_unit_test(reader_line_limit_edges),
