@@ -4,6 +4,8 @@
  * when called as "rdagent"; "rdagent" alone runs "agent".  The applet
  * table and help texts are generated from applets/NAME.c top comments. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,11 +138,30 @@ static int run_applet(const struct applet *a, int argc, char **argv)
 	return a->main(argc, argv);
 }
 
+/* Opens /dev/null on any of descriptors 0-2 that is closed, so that a
+ * socket or epoll descriptor never lands there: a closed stdin then reads
+ * as an empty input instead of failing in odd ways. */
+static void open_standard_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++) {
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if (open("/dev/null", fd ? O_WRONLY : O_RDONLY) != fd)
+			_exit(EXIT_FAIL);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *name = base_name(argc > 0 ? argv[0] : "rdagent");
 	const struct applet *a = find_applet(name);
 
+	open_standard_fds();
+	/* SIGUSR1 asks an applet to log its state.  Applets that handle it take
+	 * it through signalfd; ignoring it here means one that does not is not
+	 * killed by the default action.  A blocked, ignored signal still
+	 * reaches signalfd on Linux. */
+	signal(SIGUSR1, SIG_IGN);
 	if (!a)
 		a = find_alias(name);
 	if (a) {
@@ -150,8 +171,17 @@ int main(int argc, char **argv)
 		return run_applet(a, argc, argv);
 	}
 	log_init("rdagent");
+	/* Any other link name is a mistake, not a request for the agent;
+	 * "rdagent" and renamed copies such as "rdagent-x86_64" are the
+	 * multicall entry. */
+	if (strncmp(name, "rdagent", 7)) {
+		error("applet not found: '%s' (rdagent --list shows the applets)", name);
+		return EXIT_NOTFOUND;
+	}
 	if (argc < 2)
 		return run_applet(find_applet("agent"), argc, argv);
+	if ((!strcmp(argv[1], "--list") || !strcmp(argv[1], "--version")) && argc > 2)
+		usage_error("unexpected argument '%s' after %s", argv[2], argv[1]);
 	if (!strcmp(argv[1], "--list")) {
 		for (size_t i = 0; i < APPLET_COUNT; i++)
 			puts(applets[i].name);

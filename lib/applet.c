@@ -59,10 +59,18 @@ int applet_getopt(int argc, char **argv, const char *shortopts, const struct opt
 			continue;
 		case ':':
 			usage_error("option '%s' requires a value", argv[optind - 1]);
-		case '?':
-			if (optopt)
-				usage_error("unknown option '-%c'", optopt);
-			usage_error("unknown option '%s'", argv[optind - 1 >= prev ? optind - 1 : prev]);
+		case '?': {
+			const char *arg = argv[optind - 1 >= prev ? optind - 1 : prev];
+
+			/* A long option is named as written; getopt sets optopt to
+			 * its value even when the problem is "--flag=value". */
+			if (!strncmp(arg, "--", 2) && strchr(arg, '='))
+				usage_error("option '%.*s' takes no value (in '%s')",
+					    (int)(strchr(arg, '=') - arg), arg, arg);
+			if (!strncmp(arg, "--", 2) || !optopt)
+				usage_error("unknown option '%s'", arg);
+			usage_error("unknown option '-%c'", optopt);
+		}
 		default:
 			return c;
 		}
@@ -89,7 +97,7 @@ int parse_bool(const char *s, const char *name)
 		return 1;
 	if (!strcmp(s, "false") || !strcmp(s, "0") || !strcmp(s, "no"))
 		return 0;
-	usage_error("invalid value '%s' for %s: expected true or false", s, name);
+	usage_error("invalid value '%s' for %s: expected true or false (or 1/0, yes/no)", s, name);
 }
 
 void no_arguments(int argc, char **argv)

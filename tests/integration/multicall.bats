@@ -125,6 +125,17 @@ setup() {
 	run "$RDAGENT" listen-hold --recheck abc
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"invalid value 'abc' for --recheck"* ]]
+	run "$RDAGENT" listen-hold --udp=yes
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"option '--udp' takes no value (in '--udp=yes')"* ]]
+	run "$RDAGENT" listen-hold -Z
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown option '-Z'"* ]]
+	run "$RDAGENT" --list extra
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unexpected argument 'extra' after --list"* ]]
+	run "$RDAGENT" --version extra
+	[ "$status" -eq 2 ]
 }
 
 @test "unknown applet exits 127" {
@@ -132,6 +143,39 @@ setup() {
 	[[ "$output" == *"applet not found: 'no-such-applet'"* ]]
 	ln -s "$RDAGENT" "$DIR/no-such-applet"
 	run -127 "$DIR/no-such-applet" listen-hold2
+	# An unknown link name is an error even with no arguments: it must
+	# not start the agent.
+	run -127 "$DIR/no-such-applet"
+	[[ "$output" == *"applet not found: 'no-such-applet'"* ]]
+	# Renamed copies of the binary still work as the multicall entry.
+	ln -s "$RDAGENT" "$DIR/rdagent-x86_64"
+	run "$DIR/rdagent-x86_64" --list
+	[ "$status" -eq 0 ]
+}
+
+@test "closed stdin reads as empty input" {
+	# Inside bash -c, so that the redirection closes the applet's stdin
+	# rather than the descriptor bats' run captures output with.
+	run bash -c '"$0" listen-hold <&-' "$RDAGENT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"listen-hold: info: end of input"* ]]
+}
+
+@test "SIGUSR1 never kills an applet" {
+	for name in $("$RDAGENT" --list); do
+		[ "$name" = agent ] && continue
+		"$RDAGENT" "$name" --help >/dev/null
+	done
+	# docker-watch waits for a socket that does not exist: a long-running
+	# applet that must survive SIGUSR1 and log its state.
+	"$RDAGENT" docker-watch --host "unix://$BATS_TEST_TMPDIR/none.sock" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	local pid=$!
+	sleep 0.3
+	kill -USR1 "$pid"
+	sleep 0.3
+	kill -0 "$pid"
+	kill -TERM "$pid"
+	wait "$pid"
 }
 
 # The agent runs until it is stopped; SIGTERM ends it with status 0.
