@@ -41,7 +41,7 @@
 /* API versions: 1.40 is Docker 19.03.  Paths use the lower of the daemon's
  * API-Version and API_NEWEST.  NOTE: the integration tests run against
  * Debian's dockerd 20.10 (API 1.41); the API 1.52 event shapes are covered
- * by unit tests only. */
+ * by unit tests and a stand-in daemon (docker-watch-faults.bats) only. */
 #define API_OLDEST 40
 #define API_NEWEST 52
 

@@ -8,6 +8,8 @@ load helpers/docker-watch
 
 FIXTURES=$BATS_TEST_DIRNAME/../fixtures/docker-watch
 WEB=e855939c21d639bd398a18193b985225012983079e5eab4e1db56231a2078ff4
+V6=9539cb5c7ef38f0f95eba53d94d5a0ae2b6cbe66bca22c3233ab2781774b0752
+LOOPER=d0224e401747fcb4647547d076e9652822da2e3745081049e7ac30f75761a009
 
 setup() {
 	DW_PID=
@@ -49,9 +51,43 @@ fake_start() {
 	# The replayed stream ends with every container stopped or removed.
 	dw_wait_line "^del docker/$WEB "
 	dw_wait_empty
+	# The replay repeats start and kill for running containers and
+	# sends stop after die: none of that may repeat a line.
+	dw_no_repeats "$DW_OUT"
 	# The daemon's 1.53 is capped at the newest version docker-watch knows.
 	grep -q '^/v1.52/events?filters=' "$SOCK.requests"
 	! grep -q '^/v1.53/' "$SOCK.requests"
+}
+
+@test "events during the snapshot are applied to it" {
+	fake_start race
+	dw_start -H "unix://$SOCK"
+	dw_wait_line '^done docker$'
+	# web's inspect said running, but its die and stop came first: the
+	# response is stale and web is not in the snapshot.
+	grep -q "dropping a stale inspect of container ${WEB:0:12}" "$DW_ERR"
+	! sed -n '/^sync/,/^done/p' "$DW_OUT" | grep -q "docker/$WEB"
+	[ "$(sed -n '/^sync/,/^done/p' "$DW_OUT" | grep -c "^add docker/$LOOPER ")" -eq 2 ]
+	# v6 started after the list was made: it comes from its event.
+	dw_wait_count 3 "^add docker/$V6 "
+	run dw_state "$DW_OUT"
+	[ "${#lines[@]}" -eq 5 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -c "^docker/$V6 ")" -eq 3 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -c "^docker/$LOOPER ")" -eq 2 ]
+	dw_no_repeats "$DW_OUT"
+}
+
+@test "duplicate and reordered events change nothing" {
+	fake_start duplicates
+	dw_start -H "unix://$SOCK"
+	dw_wait_line '^done docker$'
+	dw_wait_count 4 "^del docker/$LOOPER "
+	# After the snapshot: start while running (nothing), die (del), die
+	# and stop again (nothing), start (add), stop then die (del once).
+	run sh -c "sed '1,/^done/d' '$DW_OUT' | cut -d' ' -f1,2 | grep ' docker/$LOOPER\$'"
+	[ "${#lines[@]}" -eq 6 ]
+	[ "$(printf '%s\n' "${lines[@]}" | cut -d' ' -f1 | tr '\n' ' ')" = "del del add add del del " ]
+	dw_no_repeats "$DW_OUT"
 }
 
 @test "malformed chunk: reconnect and resync" {
@@ -80,6 +116,19 @@ fake_start() {
 	grep -q "response to an inspect is larger than 4194304 bytes; reconnecting" "$DW_ERR"
 	! grep -q '^add ' "$DW_OUT"
 	! grep -q '^done ' "$DW_OUT"
+	kill -0 "$DW_PID"
+}
+
+@test "truncated inspect: reconnect, nothing emitted" {
+	fake_start cut-inspect
+	dw_start -H "unix://$SOCK"
+	for i in $(seq 1 100); do
+		[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ] && break
+		sleep 0.1
+	done
+	grep -q "inspect of container [0-9a-f]\{12\}: invalid JSON from the Docker daemon: truncated JSON; reconnecting" "$DW_ERR"
+	[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ]
+	[ ! -s "$DW_OUT" ]
 	kill -0 "$DW_PID"
 }
 

@@ -102,6 +102,7 @@ run_container() {
 	# Every del matches an add, and nothing is left.
 	[ "$(grep -c "^del docker/$a " "$DW_OUT")" -eq 11 ]
 	[ -z "$(dw_state "$DW_OUT")" ]
+	dw_no_repeats "$DW_OUT"
 }
 
 @test "publish all and ephemeral ports" {
@@ -149,6 +150,7 @@ run_container() {
 	[ "${#lines[@]}" -eq 2 ]
 	[[ "${lines[0]}" == "docker/$c "* ]]
 	[[ "${lines[1]}" == "docker/$c "* ]]
+	dw_no_repeats "$DW_OUT"
 }
 
 @test "restart policy loop" {
@@ -163,6 +165,7 @@ run_container() {
 	# Whatever the phase the loop was in, nothing is left.
 	dw_wait_empty
 	[ "$(grep -c "^add docker/$a " "$DW_OUT")" -eq "$(grep -c "^del docker/$a " "$DW_OUT")" ]
+	dw_no_repeats "$DW_OUT"
 }
 
 @test "stop during restart backoff withdraws" {
@@ -215,6 +218,7 @@ run_container() {
 	! printf '%s\n' "${lines[@]}" | grep -q "docker/$b"
 	grep -q "reconnecting" "$DW_ERR"
 	kill -0 "$DW_PID"
+	dw_no_repeats "$DW_OUT"
 }
 
 @test "daemon restart with live-restore: no churn" {

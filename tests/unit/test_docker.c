@@ -393,6 +393,26 @@ static void test_inspect_restart_policy(void **state)
 	assert_string_equal(p.text, "tcp 0.0.0.0 6000 80\ntcp :: 6000 80\n");
 }
 
+/* A container in its restart backoff: the daemon reports Running and
+ * Restarting both true (moby container/state.go, SetRestarting).  The
+ * recorded looper is edited to that state, with the same length. */
+static void test_inspect_restart_backoff(void **state)
+{
+	struct docker_container c;
+	struct ports p;
+	struct body b;
+	char *flag;
+
+	assert_int_equal(load_response("inspect-restarting.http", 4096, &b, 1), 200);
+	flag = strstr(b.data, "\"Restarting\":false");
+	assert_non_null(flag);
+	memcpy(flag, "\"Restarting\":true ", 18);
+	memset(&p, 0, sizeof p);
+	assert_int_equal(docker_inspect_parse(b.data, b.len, tokens, TOKENS, &c, on_port, &p, NULL), 0);
+	assert_false(c.running);
+	free(b.data);
+}
+
 static void test_inspect_missing(void **state)
 {
 	struct body b;
@@ -533,6 +553,7 @@ int main(void)
 		cmocka_unit_test(test_inspect_exposed_only),
 		cmocka_unit_test(test_inspect_stopped),
 		cmocka_unit_test(test_inspect_restart_policy),
+		cmocka_unit_test(test_inspect_restart_backoff),
 		cmocka_unit_test(test_inspect_missing),
 		cmocka_unit_test(test_inspect_invalid_entries),
 		cmocka_unit_test(test_inspect_truncated_reports_nothing),

@@ -84,3 +84,21 @@ dw_once() {
 dw_lines_for() {
 	grep -E "^(add|del) docker/$1" "$DW_OUT" | sed -E 's#^(add|del) docker/([0-9a-f]{12})[0-9a-f]{52}#\1 docker/\2#'
 }
+
+# Fails when FILE repeats itself outside a snapshot: an add of a binding a
+# consumer already holds, or a del of one it does not hold.  Keys are as in
+# dw_state (without the target).  Prints the offending lines.
+dw_no_repeats() {
+	awk '
+		$1 == "sync" { insync = 1; split("", seen) }
+		$1 == "done" { for (k in held) if (!(k in seen)) delete held[k]; insync = 0 }
+		$1 == "add" { key = $2 " " $3 " " $4 " " $5
+			if (insync) seen[key] = 1
+			else if (key in held) { print "repeated: " $0; bad = 1 }
+			held[key] = 1 }
+		$1 == "del" { key = $2 " " $3 " " $4 " " $5
+			if (!(key in held)) { print "not held: " $0; bad = 1 }
+			delete held[key] }
+		END { exit bad }
+	' "$1"
+}

@@ -15,6 +15,17 @@ SOCKET.requests.  MODE picks the fault:
   bad-json    the event stream has a record that is not JSON
   big-inspect the inspect responses are over docker-watch's 4 MiB limit
   inspect-500 the inspect responses are HTTP 500 with a message
+  cut-inspect the inspect responses end inside the Ports map (valid HTTP,
+              truncated JSON)
+  race        events while the snapshot is built: the list leaves out v6,
+              whose start event follows the list response; web's inspect
+              is answered (as running) only after web's die and stop
+              events were sent, as if the daemon had made the response
+              before they happened; no replay follows
+  duplicates  after the snapshot, looper gets a start while running, die
+              twice, stop after die, start, stop before die; the event
+              after a start is sent only after the response to its
+              inspect; no replay follows
 """
 import json
 import os
@@ -51,6 +62,30 @@ for name in ("inspect-published.http", "inspect-ipv6.http", "inspect-exposed.htt
 listing = recorded_body("containers-json.http")
 records = open(os.path.join(fixtures, "events-v1.52-shape.jsonseq"), "rb").read().split(b"\x1e")[1:]
 log = open(sock_path + ".requests", "a", buffering=1)
+# The container IDs of the recorded scenario (see capture.sh).
+WEB = "e855939c21d639bd398a18193b985225012983079e5eab4e1db56231a2078ff4"
+V6 = "9539cb5c7ef38f0f95eba53d94d5a0ae2b6cbe66bca22c3233ab2781774b0752"
+events_conn = None
+events_lock = threading.Lock()
+events_open = threading.Event()
+LOOPER = "d0224e401747fcb4647547d076e9652822da2e3745081049e7ac30f75761a009"
+looper_inspected = threading.Event()
+
+
+def find_record(action, cid):
+    for r in records:
+        event = json.loads(r)
+        if event["Action"] == action and event["Actor"]["ID"] == cid:
+            return r
+    raise KeyError((action, cid))
+
+
+def push(*recs):
+    """Sends records on the open event stream (race mode)."""
+    events_open.wait(10)
+    with events_lock:
+        for r in recs:
+            events_conn.sendall(chunk(b"\x1e" + r))
 
 
 def respond(conn, status, body, headers=b""):
@@ -63,8 +98,26 @@ def chunk(data):
 
 
 def events(conn):
+    global events_conn
     conn.sendall(b"HTTP/1.1 200 OK\r\nApi-Version: %s\r\nContent-Type: application/json-seq\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n" % api_version.encode())
+    if mode == "race":
+        events_conn = conn
+        events_open.set()
+        while conn.recv(4096):
+            pass
+        return
+    if mode == "duplicates":
+        time.sleep(0.5)
+        for action in ("start", "die", "die", "stop", "start", "stop", "die"):
+            looper_inspected.clear()
+            conn.sendall(chunk(b"\x1e" + find_record(action, LOOPER)))
+            if action == "start":
+                looper_inspected.wait(10)
+            time.sleep(0.2)
+        while conn.recv(4096):
+            pass
+        return
     # Let the list and the snapshot inspects go first.
     time.sleep(0.5)
     for n, record in enumerate(records):
@@ -97,6 +150,10 @@ def serve(conn):
             elif path.endswith("/events"):
                 events(conn)
                 return
+            elif path.endswith("/containers/json") and mode == "race":
+                listed = [c for c in json.loads(listing) if c["Id"] != V6]
+                respond(conn, b"200 OK", json.dumps(listed).encode())
+                push(find_record("start", V6))
             elif path.endswith("/containers/json"):
                 respond(conn, b"200 OK", listing)
             elif len(parts) == 5 and parts[2] == "containers" and parts[4] == "json":
@@ -105,10 +162,19 @@ def serve(conn):
                     respond(conn, b"404 Not Found", b'{"message":"No such container: %s"}' % cid.encode())
                 elif mode == "big-inspect":
                     respond(conn, b"200 OK", b" " * (5 << 20) + inspects[cid])
+                elif mode == "race" and cid == WEB:
+                    push(find_record("die", WEB), find_record("stop", WEB))
+                    time.sleep(0.3)
+                    respond(conn, b"200 OK", inspects[cid])
+                elif mode == "cut-inspect":
+                    body = inspects[cid]
+                    respond(conn, b"200 OK", body[:body.index(b'"Ports":{') + 20])
                 elif mode == "inspect-500":
                     respond(conn, b"500 Internal Server Error", b'{"message":"injected failure"}')
                 else:
                     respond(conn, b"200 OK", inspects[cid])
+                    if cid == LOOPER:
+                        looper_inspected.set()
             else:
                 respond(conn, b"404 Not Found", b'{"message":"page not found"}')
     except OSError:
