@@ -125,6 +125,7 @@ echo_clients() {
 	[ "${#lines[@]}" = 2 ]
 	[[ "${lines[0]}" == '{"remove":false,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'* ]]
 	[[ "${lines[1]}" == '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'* ]]
+	receiver_errors "$VT_DIR/record"
 }
 
 @test "invalid addresses exit 2" {
