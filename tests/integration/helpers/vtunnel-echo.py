@@ -17,6 +17,14 @@
     vtunnel-echo.py read-all ADDR
         Connects, reads to end of input and prints what arrived (as
         Python bytes), or "reset" when the connection was reset.
+    vtunnel-echo.py flood-server ADDR [--ready FILE]
+        Per connection: read to end of input, then send 400,000 bytes and
+        close, which leaves bytes queued behind the close for a client
+        that does not read.
+    vtunnel-echo.py idle-clients ADDR PID SECONDS
+        Holds connections in idle states (open and silent; half-closed
+        and not reading; closed) for SECONDS and prints the CPU time PID
+        used meanwhile, in clock ticks.
 
 ADDR is tcp:HOST:PORT or unix:PATH.
 """
@@ -25,6 +33,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 
 
 def address(addr):
@@ -93,6 +102,34 @@ def greet_handler(log):
     return handler
 
 
+def flood_handler(conn):
+    with conn:
+        read_all(conn)
+        conn.sendall(b"y" * 400000)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def idle_clients(addr, pid, seconds):
+    silent = connect(addr)
+    half = connect(addr)
+    half.sendall(b"x" * 1000)
+    half.shutdown(socket.SHUT_WR)
+    gone = connect(addr)
+    gone.sendall(b"x" * 1000)
+    gone.close()
+    time.sleep(0.5)
+    before = cpu_ticks(pid)
+    time.sleep(seconds)
+    print(cpu_ticks(pid) - before)
+    silent.close()
+    half.close()
+
+
 def echo_clients(addr, count, size):
     """Runs count connections at once on one selector, as a load test."""
     sel = selectors.DefaultSelector()
@@ -139,6 +176,10 @@ def main():
         serve(listen(rest[0], ready), echo_handler)
     elif mode == "greet-server":
         serve(listen(rest[0], ready), greet_handler(rest[1]))
+    elif mode == "flood-server":
+        serve(listen(rest[0], ready), flood_handler)
+    elif mode == "idle-clients":
+        idle_clients(rest[0], int(rest[1]), float(rest[2]))
     elif mode == "echo-clients":
         echo_clients(rest[0], int(rest[1]), int(rest[2]))
     elif mode == "greet-client":
