@@ -132,6 +132,18 @@ teardown() {
 	grep -qF "$SOCK" "$SEND_ERR"
 }
 
+@test "backoff doubles from 100 ms to 5 s" {
+	sender_start --to "$SOCK" --interface lo
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	wait_grep "$SEND_ERR" "retrying in 5000 ms"
+	# One warning per failed attempt, each with the next delay.
+	run sh -c "grep -o 'retrying in [0-9]* ms' '$SEND_ERR' | cut -d' ' -f3 | tr '\n' ' '"
+	[ "$output" = "100 200 400 800 1600 3200 5000 " ]
+	receiver_start "$SOCK" "$RECORD"
+	wait_lines "$RECORD" 1
+	wait_grep "$SEND_ERR" "recovered after 7 failed attempts"
+}
+
 @test "add and del while down send nothing" {
 	sender_start --to "$SOCK" --interface lo
 	send "add docker/a tcp 0.0.0.0 8080 80"
