@@ -86,6 +86,15 @@ echo_clients() {
 	[ "${#lines[@]}" -lt 12 ]
 }
 
+@test "connections beyond --max-connections wait their turn" {
+	upstream_start echo-server "unix:$VT_DIR/up.sock"
+	peer_start --listen "unix:$VT_DIR/peer.sock" --to "unix:$VT_DIR/up.sock" --no-handshake \
+		--max-connections 2
+	run echo_clients "unix:$VT_DIR/peer.sock" 10 50000
+	[ "$status" = 0 ]
+	[ "$output" = "ok 10" ]
+}
+
 @test "idle and half-closed connections cost no CPU" {
 	upstream_start flood-server "unix:$VT_DIR/up.sock"
 	peer_start --listen "unix:$VT_DIR/peer.sock" --to "unix:$VT_DIR/up.sock" --no-handshake

@@ -142,7 +142,10 @@ def echo_clients(addr, count, size):
         sel.register(sock, selectors.EVENT_WRITE | selectors.EVENT_READ)
     done = 0
     while done < count:
-        for key, events in sel.select(timeout=30):
+        ready = sel.select(timeout=30)
+        if not ready:
+            sys.exit("timed out: %d of %d connections finished" % (done, count))
+        for key, events in ready:
             sock, st = key.fileobj, state[key.fileobj]
             if events & selectors.EVENT_WRITE and st["sent"] < len(st["out"]):
                 st["sent"] += sock.send(st["out"][st["sent"]:st["sent"] + 65536])
@@ -159,9 +162,6 @@ def echo_clients(addr, count, size):
                 if st["in"] != st["expect"]:
                     sys.exit("reply mismatch: %d bytes, expected %d" % (len(st["in"]), len(st["expect"])))
                 done += 1
-        else:
-            if not sel.get_map():
-                break
     print("ok %d" % done)
 
 
