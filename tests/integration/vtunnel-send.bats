@@ -248,6 +248,22 @@ teardown() {
 	grep -q "could not withdraw 1 bindings of 1 owners" "$SEND_ERR"
 }
 
+@test "an add written but unconfirmed at shutdown is reported" {
+	# The service may still decode an add whose close never came, so the
+	# shutdown must not claim that everything was withdrawn.
+	receiver_start "$SOCK" "$RECORD" --hang
+	sender_start --to "$SOCK" --interface lo --timeout 600000
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	# The connect and write to a listen backlog finish in milliseconds;
+	# the sender then waits for a close that never comes.
+	sleep 1
+	kill -TERM "$SEND_PID"
+	wait_exit "$SEND_PID" 8
+	SEND_PID=
+	[ "$EXIT_STATUS" = 0 ]
+	grep -q "could not withdraw 1 bindings of 1 owners" "$SEND_ERR"
+}
+
 @test "changes of one binding while down keep their order" {
 	receiver_start "$SOCK" "$RECORD"
 	sender_start --to "$SOCK" --interface lo
