@@ -22,9 +22,9 @@
         close, which leaves bytes queued behind the close for a client
         that does not read.
     vtunnel-echo.py idle-clients ADDR PID SECONDS
-        Holds connections in idle states (open and silent; half-closed
-        and not reading; closed) for SECONDS and prints the CPU time PID
-        used meanwhile, in clock ticks.
+        Holds three connections idle for SECONDS: one open and silent,
+        one half-closed and not reading, one closed.  Prints the CPU time
+        that PID used meanwhile, in clock ticks.
 
 ADDR is tcp:HOST:PORT or unix:PATH.
 """
@@ -115,19 +115,19 @@ def cpu_ticks(pid):
 
 
 def idle_clients(addr, pid, seconds):
-    silent = connect(addr)
-    half = connect(addr)
-    half.sendall(b"x" * 1000)
-    half.shutdown(socket.SHUT_WR)
-    gone = connect(addr)
-    gone.sendall(b"x" * 1000)
-    gone.close()
+    silent_conn = connect(addr)
+    half_closed_conn = connect(addr)
+    half_closed_conn.sendall(b"x" * 1000)
+    half_closed_conn.shutdown(socket.SHUT_WR)
+    closed_conn = connect(addr)
+    closed_conn.sendall(b"x" * 1000)
+    closed_conn.close()
     time.sleep(0.5)
     before = cpu_ticks(pid)
     time.sleep(seconds)
     print(cpu_ticks(pid) - before)
-    silent.close()
-    half.close()
+    silent_conn.close()
+    half_closed_conn.close()
 
 
 def echo_clients(addr, count, size):
