@@ -497,8 +497,12 @@ static void close_socket(struct sender *s)
 	s->fd = -1;
 }
 
+/* Counts the bindings the service has or may have: delivered, uncertain,
+ * or part of an add in flight whose bytes, or some of them, were written. */
 static size_t count_delivered(struct sender *s, size_t *owners)
 {
+	int add_written = !s->cur_remove &&
+			  (s->phase == WAITING_CLOSE || (s->phase == WRITING && s->msg_off > 0));
 	size_t n = 0;
 
 	*owners = 0;
@@ -507,7 +511,7 @@ static size_t count_delivered(struct sender *s, size_t *owners)
 			size_t before = n;
 
 			for (struct entry *e = o->entries; e; e = e->next)
-				n += e->delivered || e->uncertain;
+				n += e->delivered || e->uncertain || (e->inflight && add_written);
 			*owners += n > before;
 		}
 	return n;

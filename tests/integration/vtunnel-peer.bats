@@ -86,6 +86,30 @@ echo_clients() {
 	[ "${#lines[@]}" -lt 12 ]
 }
 
+@test "connections beyond --max-connections wait their turn" {
+	upstream_start echo-server "unix:$VT_DIR/up.sock"
+	peer_start --listen "unix:$VT_DIR/peer.sock" --to "unix:$VT_DIR/up.sock" --no-handshake \
+		--max-connections 2
+	run echo_clients "unix:$VT_DIR/peer.sock" 10 50000
+	[ "$status" = 0 ]
+	[ "$output" = "ok 10" ]
+}
+
+@test "idle and half-closed connections cost no CPU" {
+	upstream_start flood-server "unix:$VT_DIR/up.sock"
+	peer_start --listen "unix:$VT_DIR/peer.sock" --to "unix:$VT_DIR/up.sock" --no-handshake
+	# One connection open and silent, one half-closed by a client that
+	# does not read while the upstream closes with bytes still queued
+	# (EPOLLHUP on the upstream), one closed by the client.  A peer that
+	# spins on any of them uses a large share of a CPU in 2 s; an
+	# event-driven one uses next to nothing.
+	run python3 "$VT_HELPERS/vtunnel-echo.py" idle-clients "unix:$VT_DIR/peer.sock" "$PEER_PID" 2
+	[ "$status" = 0 ]
+	echo "peer used $output clock ticks while idle"
+	[ "$output" -lt 10 ]
+	kill -0 "$PEER_PID"
+}
+
 @test "handshake returns exactly the seed phrase" {
 	local hs
 	hs=$(vt_port)
@@ -125,6 +149,7 @@ echo_clients() {
 	[ "${#lines[@]}" = 2 ]
 	[[ "${lines[0]}" == '{"remove":false,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'* ]]
 	[[ "${lines[1]}" == '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'* ]]
+	receiver_errors "$VT_DIR/record"
 }
 
 @test "invalid addresses exit 2" {

@@ -16,12 +16,16 @@ setup() {
 }
 
 teardown() {
+	local status=0
 	sender_kill
 	receiver_stop
 	if [ -n "${VT_NETNS:-}" ]; then
 		ip netns del "$VT_NETNS" 2>/dev/null || true
 	fi
+	# Every message must be one object, a newline, and nothing else.
+	receiver_errors "$RECORD" || status=1
 	[ -n "${VT_KEEP:-}" ] || rm -rf "$VT_DIR"
+	return $status
 }
 
 @test "one owner with several ports is one message" {
@@ -128,6 +132,18 @@ teardown() {
 	grep -qF "$SOCK" "$SEND_ERR"
 }
 
+@test "backoff doubles from 100 ms to 5 s" {
+	sender_start --to "$SOCK" --interface lo
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	wait_grep "$SEND_ERR" "retrying in 5000 ms"
+	# One warning per failed attempt, each with the next delay.
+	run sh -c "grep -o 'retrying in [0-9]* ms' '$SEND_ERR' | cut -d' ' -f3 | tr '\n' ' '"
+	[ "$output" = "100 200 400 800 1600 3200 5000 " ]
+	receiver_start "$SOCK" "$RECORD"
+	wait_lines "$RECORD" 1
+	wait_grep "$SEND_ERR" "recovered after 7 failed attempts"
+}
+
 @test "add and del while down send nothing" {
 	sender_start --to "$SOCK" --interface lo
 	send "add docker/a tcp 0.0.0.0 8080 80"
@@ -209,10 +225,68 @@ teardown() {
 	wait_lines "$RECORD" 1
 	receiver_stop
 	kill -INT "$SEND_PID"
-	wait "$SEND_PID" && status=0 || status=$?
+	# 3 s limit, with slack for a loaded machine; retrying forever fails.
+	wait_exit "$SEND_PID" 8
 	SEND_PID=
-	[ "$status" = 0 ]
+	[ "$EXIT_STATUS" = 0 ]
 	grep -q "could not withdraw 1 bindings of 1 owners" "$SEND_ERR"
+}
+
+@test "SIGTERM with a hung receiver gives up within the limit" {
+	receiver_start "$SOCK" "$RECORD"
+	sender_start --to "$SOCK" --interface lo --timeout 600000
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	wait_lines "$RECORD" 1
+	receiver_stop
+	# Connects and writes succeed, but no close ever comes and the
+	# delivery timeout is 10 minutes: only the 3 s limit ends the wait.
+	receiver_start "$SOCK" "$RECORD" --hang
+	kill -TERM "$SEND_PID"
+	wait_exit "$SEND_PID" 8
+	SEND_PID=
+	[ "$EXIT_STATUS" = 0 ]
+	grep -q "could not withdraw 1 bindings of 1 owners" "$SEND_ERR"
+}
+
+@test "an add written but unconfirmed at shutdown is reported" {
+	# The service may still decode an add whose close never came, so the
+	# shutdown must not claim that everything was withdrawn.
+	receiver_start "$SOCK" "$RECORD" --hang
+	sender_start --to "$SOCK" --interface lo --timeout 600000
+	send "add docker/a tcp 0.0.0.0 8080 80"
+	# The connect and write to a listen backlog finish in milliseconds;
+	# the sender then waits for a close that never comes.
+	sleep 1
+	kill -TERM "$SEND_PID"
+	wait_exit "$SEND_PID" 8
+	SEND_PID=
+	[ "$EXIT_STATUS" = 0 ]
+	grep -q "could not withdraw 1 bindings of 1 owners" "$SEND_ERR"
+}
+
+@test "changes of one binding while down keep their order" {
+	receiver_start "$SOCK" "$RECORD"
+	sender_start --to "$SOCK" --interface lo
+	send "add docker/a tcp 0.0.0.0 8080 80" "add docker/a tcp 0.0.0.0 8081 81"
+	wait_lines "$RECORD" 1
+	receiver_stop
+	send "del docker/a tcp 0.0.0.0 8080 80"
+	wait_grep "$SEND_ERR" "retrying in"
+	# 8080: del, add, del ends withdrawn.  8081: del, add ends forwarded,
+	# which the service already has.  8082: add, del, add ends forwarded.
+	send "add docker/a tcp 0.0.0.0 8080 80" "del docker/a tcp 0.0.0.0 8081 81"
+	send "add docker/a tcp 0.0.0.0 8082 82" "del docker/a tcp 0.0.0.0 8080 80"
+	send "add docker/a tcp 0.0.0.0 8081 81" "del docker/a tcp 0.0.0.0 8082 82"
+	send "add docker/a tcp 0.0.0.0 8082 82"
+	receiver_start "$SOCK" "$RECORD"
+	wait_lines "$RECORD" 3
+	sender_finish
+	[ "$SEND_STATUS" = 0 ]
+	run cat "$RECORD"
+	[ "${#lines[@]}" = 4 ]
+	[ "${lines[1]}" = '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}' ]
+	[ "${lines[2]}" = '{"remove":false,"ports":{"82/tcp":[{"HostIp":"0.0.0.0","HostPort":"8082"}]},'"$LO"'}' ]
+	[ "${lines[3]}" = '{"remove":true,"ports":{"81/tcp":[{"HostIp":"0.0.0.0","HostPort":"8081"}],"82/tcp":[{"HostIp":"0.0.0.0","HostPort":"8082"}]},'"$LO"'}' ]
 }
 
 @test "shared endpoint stays until its last owner goes" {

@@ -17,6 +17,14 @@
     vtunnel-echo.py read-all ADDR
         Connects, reads to end of input and prints what arrived (as
         Python bytes), or "reset" when the connection was reset.
+    vtunnel-echo.py flood-server ADDR [--ready FILE]
+        Per connection: read to end of input, then send 400,000 bytes and
+        close, which leaves bytes queued behind the close for a client
+        that does not read.
+    vtunnel-echo.py idle-clients ADDR PID SECONDS
+        Holds three connections idle for SECONDS: one open and silent,
+        one half-closed and not reading, one closed.  Prints the CPU time
+        that PID used meanwhile, in clock ticks.
 
 ADDR is tcp:HOST:PORT or unix:PATH.
 """
@@ -25,6 +33,7 @@ import selectors
 import socket
 import sys
 import threading
+import time
 
 
 def address(addr):
@@ -93,6 +102,34 @@ def greet_handler(log):
     return handler
 
 
+def flood_handler(conn):
+    with conn:
+        read_all(conn)
+        conn.sendall(b"y" * 400000)
+
+
+def cpu_ticks(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime, stime
+
+
+def idle_clients(addr, pid, seconds):
+    silent_conn = connect(addr)
+    half_closed_conn = connect(addr)
+    half_closed_conn.sendall(b"x" * 1000)
+    half_closed_conn.shutdown(socket.SHUT_WR)
+    closed_conn = connect(addr)
+    closed_conn.sendall(b"x" * 1000)
+    closed_conn.close()
+    time.sleep(0.5)
+    before = cpu_ticks(pid)
+    time.sleep(seconds)
+    print(cpu_ticks(pid) - before)
+    silent_conn.close()
+    half_closed_conn.close()
+
+
 def echo_clients(addr, count, size):
     """Runs count connections at once on one selector, as a load test."""
     sel = selectors.DefaultSelector()
@@ -105,7 +142,10 @@ def echo_clients(addr, count, size):
         sel.register(sock, selectors.EVENT_WRITE | selectors.EVENT_READ)
     done = 0
     while done < count:
-        for key, events in sel.select(timeout=30):
+        ready = sel.select(timeout=30)
+        if not ready:
+            sys.exit("timed out: %d of %d connections finished" % (done, count))
+        for key, events in ready:
             sock, st = key.fileobj, state[key.fileobj]
             if events & selectors.EVENT_WRITE and st["sent"] < len(st["out"]):
                 st["sent"] += sock.send(st["out"][st["sent"]:st["sent"] + 65536])
@@ -122,9 +162,6 @@ def echo_clients(addr, count, size):
                 if st["in"] != st["expect"]:
                     sys.exit("reply mismatch: %d bytes, expected %d" % (len(st["in"]), len(st["expect"])))
                 done += 1
-        else:
-            if not sel.get_map():
-                break
     print("ok %d" % done)
 
 
@@ -139,6 +176,10 @@ def main():
         serve(listen(rest[0], ready), echo_handler)
     elif mode == "greet-server":
         serve(listen(rest[0], ready), greet_handler(rest[1]))
+    elif mode == "flood-server":
+        serve(listen(rest[0], ready), flood_handler)
+    elif mode == "idle-clients":
+        idle_clients(rest[0], int(rest[1]), float(rest[2]))
     elif mode == "echo-clients":
         echo_clients(rest[0], int(rest[1]), int(rest[2]))
     elif mode == "greet-client":

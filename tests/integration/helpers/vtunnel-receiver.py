@@ -2,20 +2,23 @@
 """Test stand-in for Rancher Desktop's Privileged Service port server.
 
 Like src/go/privileged-service/pkg/port/server.go, it accepts a stream
-connection, decodes exactly one JSON object from it (as Go's
-json.NewDecoder(conn).Decode does: bytes after the object are ignored),
-checks that the object has the shape of types.PortMapping, and closes the
-connection.  Each valid object is appended to RECORD as the exact bytes
-received, one per line; an invalid one goes to RECORD.errors with the
-reason, so a test sees both.
+connection, decodes exactly one JSON object from it, checks that the
+object has the shape of types.PortMapping, and closes the connection.
+It is stricter than the service about the bytes around the object: the
+connection must carry the object and one newline, and nothing else,
+before the sender's half-close.  Each valid object is appended to RECORD
+as the exact bytes received, one per line; an invalid one goes to
+RECORD.errors with the reason, so a test sees both.
 
-    vtunnel-receiver.py ADDR RECORD [--ready FILE] [--reset-first N] [--stall-first N]
+    vtunnel-receiver.py ADDR RECORD [--ready FILE] [--reset-first N] [--stall-first N] [--hang]
 
 ADDR is tcp:HOST:PORT or unix:PATH.  --ready writes FILE once listening.
 --reset-first N resets the first N connections without reading, as a
 relay does when it cannot reach the host.  --stall-first N leaves the
 first N connections unread for 1.5 s and then resets them, as a slow or
 hung service would; connections behind them wait in the backlog.
+--hang listens but never accepts, so a sender's connect and write succeed
+and no close ever comes.
 """
 import argparse
 import ipaddress
@@ -68,21 +71,26 @@ def check_port_mapping(obj):
 
 
 def decode_one(conn):
-    """Read until one JSON value is complete; return (raw bytes, object)."""
-    decoder = json.JSONDecoder()
+    """Read to the sender's half-close; return (raw object bytes, object).
+
+    The bytes must be exactly one JSON object followed by one newline."""
     data = b""
     while True:
-        text = data.decode("utf-8", errors="strict").lstrip()
-        if text:
-            try:
-                obj, end = decoder.raw_decode(text)
-                return text[:end].encode(), obj
-            except json.JSONDecodeError:
-                pass
         chunk = conn.recv(65536)
         if not chunk:
-            raise ValueError("connection closed before a complete JSON object: %r" % data[:200])
+            break
         data += chunk
+    if not data.endswith(b"\n"):
+        raise ValueError("message does not end with a newline: %r" % data[-200:])
+    raw = data[:-1]
+    text = raw.decode("utf-8", errors="strict")
+    try:
+        obj, end = json.JSONDecoder().raw_decode(text)
+    except json.JSONDecodeError as e:
+        raise ValueError("no JSON object at the start (%s): %r" % (e, raw[:200]))
+    if end != len(text):
+        raise ValueError("bytes other than one newline after the object: %r" % raw[end:][:200])
+    return raw, obj
 
 
 def listen(addr):
@@ -112,6 +120,7 @@ def main():
     parser.add_argument("--ready")
     parser.add_argument("--reset-first", type=int, default=0)
     parser.add_argument("--stall-first", type=int, default=0)
+    parser.add_argument("--hang", action="store_true")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
 
@@ -119,6 +128,8 @@ def main():
     if args.ready:
         with open(args.ready, "w") as f:
             f.write("%d\n" % os.getpid())
+    while args.hang:
+        signal.pause()
     resets = args.reset_first
     stalls = args.stall_first
     while True:

@@ -11,6 +11,9 @@
 #   sender_finish        closes its input and waits; sets SEND_STATUS
 #   wait_lines FILE N    waits up to 20 s until FILE has N lines
 #   wait_grep FILE TEXT  waits up to 20 s until FILE contains TEXT
+#   wait_exit PID SECONDS  fails unless child PID exits within SECONDS;
+#                        sets EXIT_STATUS
+#   receiver_errors RECORD  fails when the receiver rejected a message
 #
 # Every process runs on loopback or unix sockets under VT_DIR.
 
@@ -46,6 +49,29 @@ wait_grep() {
 	echo "timed out waiting for '$text' in $file; it has:" >&2
 	cat "$file" >&2 2>/dev/null
 	return 1
+}
+
+wait_exit() {
+	local pid=$1 limit=$2 i
+	for i in $(seq 1 $((limit * 20))); do
+		if ! kill -0 "$pid" 2>/dev/null ||
+		   [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = Z ]; then
+			EXIT_STATUS=0
+			wait "$pid" || EXIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "process $pid did not exit within $limit s" >&2
+	return 1
+}
+
+receiver_errors() {
+	if [ -e "$1.errors" ]; then
+		echo "the receiver rejected messages:" >&2
+		cat "$1.errors" >&2
+		return 1
+	fi
 }
 
 receiver_start() {
