@@ -211,6 +211,23 @@ EOF
 	grep -q 'receiving nf_tables events failed; rescanning: No buffer space available' "$DIR/err"
 }
 
+@test "malformed rule message is logged, rescanned, then skipped" {
+	portmap_rules iptables CNI-DN-good 8081 10.4.0.7
+	in_ns iptables -t nat -N CNI-DN-bad
+	scan_start --backend nft
+	# The kernel accepts this rule, but it compares a 1-byte load with
+	# 2 bytes, so the decoder rejects its message as malformed.
+	in_ns python3 "$BATS_TEST_DIRNAME/helpers/ipt-scan-badrule.py" CNI-DN-bad 8099
+	wait_for_log 'malformed rule message in table nat \(type 0xa06, [0-9]+ bytes\); rescanning$' 2
+	wait_for_log 'again; skipping that rule$'
+	# Later changes still get through, and the failed scans withdrew nothing.
+	in_ns iptables -t nat -A CNI-DN-bad -p tcp -m tcp --dport 8098 -j DNAT --to-destination 10.4.0.9:98
+	wait_for_line '^add iptables/CNI-DN-bad tcp 0.0.0.0 8098 98 target_ip=10.4.0.9$'
+	! grep -q ' 8099 ' "$DIR/out"
+	! grep -q '^del ' "$DIR/out"
+	grep -qx 'add iptables/CNI-DN-good tcp 0.0.0.0 8081 80 target_ip=10.4.0.7' "$DIR/out"
+}
+
 @test "no wake-ups while nothing changes" {
 	portmap_rules iptables CNI-DN-idle 8081 10.4.0.7
 	# Auto mode: the nf_tables nat table exists and no legacy one does,
