@@ -709,7 +709,10 @@ static void legacy_tick(struct loop *loop, struct loop_timer *timer)
  * (or when they were never read), and keeps the poll timer running only
  * while they need reading.  In auto mode the timer runs while the kernel
  * lists a legacy nat table, or while nf_tables has no nat table (a
- * legacy-only system may create one later). */
+ * legacy-only system may create one later).
+ * NOTE: the kernel sends no event when a legacy nat table appears, so
+ * while nf_tables has a nat table, one created later is only seen after
+ * the next nf_tables change calls this function. */
 static void legacy_update(struct scan *s, int scan_now)
 {
 	int listed = 1, poll_needed = 1;

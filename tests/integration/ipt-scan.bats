@@ -124,6 +124,18 @@ EOF
 	! grep -q '^del ' "$DIR/out"
 }
 
+@test "auto mode polls a legacy-only namespace" {
+	portmap_rules iptables-legacy CNI-DN-only 8081 10.4.0.7
+	# No nf_tables nat table exists, so auto mode reads and polls the
+	# legacy tables alone.
+	scan_start --interval 1
+	grep -qx 'add iptables/CNI-DN-only tcp 0.0.0.0 8081 80 target_ip=10.4.0.7' "$DIR/out"
+	grep -q 'polling legacy iptables every 1 s' "$DIR/err"
+	in_ns iptables-legacy -t nat -A CNI-DN-only -p udp -m udp --dport 8082 -j DNAT --to-destination 10.4.0.7:82
+	wait_for_line '^add iptables/CNI-DN-only udp 0.0.0.0 8082 82 target_ip=10.4.0.7$'
+	[ "$(grep -c '^add ' "$DIR/out")" -eq 2 ]
+}
+
 @test "port in two chains has two owners" {
 	portmap_rules iptables CNI-DN-dead 8081 10.4.0.7
 	portmap_rules iptables CNI-DN-live 8081 10.4.0.8
