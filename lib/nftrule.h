@@ -1,6 +1,8 @@
 /* Decoder for nf_tables rule messages (NFT_MSG_NEWRULE from a dump or an
  * event) into struct nat_rule.  Sans-I/O: it reads one message from a
  * caller's buffer, allocates nothing and keeps no state between calls.
+ * nftrule_watch_datagram, at the end, reads event datagrams for a
+ * listener that must know when to dump the rules again.
  *
  * It runs the rule's expressions over a model of the nf_tables registers
  * and recognises the forms that iptables-nft (1.8.x) and nft write for
