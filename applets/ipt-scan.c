@@ -82,7 +82,7 @@ struct scan {
 	uint8_t *rbuf;
 	struct loop_watch event_watch;
 	struct loop_timer rescan_timer;
-	int nft_dirty;
+	struct nftrule_watch watch;   /* watch.dirty: the rules changed since the last scan */
 	int nft_done;                 /* nft_set contains a complete scan */
 	int nft_tables_exist;
 	unsigned malformed_strikes;
@@ -318,12 +318,14 @@ static int open_request_socket(struct scan *s)
 	return s->request_fd < 0 ? s->request_fd : 0;
 }
 
+/* The tables nft_scan dumps and whose changes call for a rescan. */
+static const char *const watched_tables[] = { "nat", NATBIND_NFT_TABLE };
+
 /* Dumps the rules of the nat and cni_hostport tables of ip and ip6 into
  * nft_next; on success swaps it into nft_set.  Returns 0 or -errno. */
 static int nft_scan(struct scan *s)
 {
 	static const int families[] = { NFT_PROTO_IPV4, NFT_PROTO_IPV6 };
-	static const char *const tables[] = { "nat", NATBIND_NFT_TABLE };
 	int exist = 0;
 	int r = open_request_socket(s);
 
@@ -332,7 +334,7 @@ static int nft_scan(struct scan *s)
 	natbind_set_clear(&s->nft_next);
 	for (size_t f = 0; f < 2; f++) {
 		for (size_t t = 0; t < 2; t++) {
-			r = dump_table(s, families[f], tables[t], &s->nft_next);
+			r = dump_table(s, families[f], watched_tables[t], &s->nft_next);
 			if (r < 0) {
 				/* The socket may still hold part of a reply. */
 				close_request_socket(s);
@@ -380,13 +382,13 @@ static void rescan_cb(struct loop *loop, struct loop_timer *timer)
 	int r;
 
 	(void)loop;
-	s->nft_dirty = 0;
+	s->watch.dirty = 0;
 	r = nft_scan(s);
 	s->last_scan_ms = clock_ms();
 	if (r < 0) {
 		unsigned delay = backoff_next(&s->retry);
 
-		s->nft_dirty = 1;
+		s->watch.dirty = 1;
 		if (log_limit_allow(&s->error_limit, 10000))
 			log_errno(LOG_ERROR, -r, "reading nf_tables rules failed%s; retrying in %u ms",
 				  capability_hint(r), delay);
@@ -410,38 +412,6 @@ static void schedule_rescan(struct scan *s)
 	loop_timer_start(&s->loop, &s->rescan_timer, due > now ? due - now : 0, rescan_cb, s);
 }
 
-static int is_watched_table(int nfproto, const char *table)
-{
-	return (nfproto == NFT_PROTO_IPV4 || nfproto == NFT_PROTO_IPV6) &&
-	       (strcmp(table, "nat") == 0 || strcmp(table, NATBIND_NFT_TABLE) == 0);
-}
-
-static int event_cb(const struct nl_hdr *msg, void *ctx)
-{
-	struct scan *s = ctx;
-	unsigned type = msg->type & 0xff;
-	const char *table;
-	int family, r;
-
-	dump_message(s, msg);
-	if (msg->type >> 8 != NFNL_SUBSYS_NFTABLES_ID)
-		return NL_CB_OK;
-	if (type == NFT_MSG_ID_NEWGEN) {
-		if (s->nft_dirty)
-			schedule_rescan(s);
-		return NL_CB_OK;
-	}
-	r = nftrule_msg_table(msg, &family, &table);
-	if (r == -EBADMSG) {
-		warn("malformed nf_tables event (type %#x, %u bytes); rescanning", msg->type, msg->len);
-		s->nft_dirty = 1;
-		schedule_rescan(s);
-	} else if (r == 0 && is_watched_table(family, table)) {
-		s->nft_dirty = 1;
-	}
-	return NL_CB_OK;
-}
-
 static void events_cb(struct loop *loop, struct loop_watch *watch, uint32_t events)
 {
 	struct scan *s = watch->ctx;
@@ -450,7 +420,6 @@ static void events_cb(struct loop *loop, struct loop_watch *watch, uint32_t even
 	(void)events;
 	for (;;) {
 		ssize_t n = nl_sock_recv(s->event_fd, s->rbuf, NL_RECV_BUF_SIZE);
-		int r;
 
 		if (n == -EAGAIN)
 			return;
@@ -458,17 +427,29 @@ static void events_cb(struct loop *loop, struct loop_watch *watch, uint32_t even
 			/* ENOBUFS: the kernel dropped events, so the rules
 			 * may have changed without an event reporting it. */
 			log_errno(LOG_WARN, (int)-n, "receiving nf_tables events failed; rescanning");
-			s->nft_dirty = 1;
+			s->watch.dirty = 1;
 			schedule_rescan(s);
 			if (n != -ENOBUFS && n != -EMSGSIZE)
 				return;
 			continue;
 		}
-		r = nl_cb_run(s->rbuf, (size_t)n, 0, 0, event_cb, s);
-		if (r < 0) {
-			log_errno(LOG_WARN, -r, "invalid nf_tables event datagram (%zd bytes); rescanning", n);
-			s->nft_dirty = 1;
+		if (s->dump_fd >= 0 && write(s->dump_fd, s->rbuf, (size_t)n) < 0)
+			log_errno(LOG_WARN, errno, "writing --dump-netlink file failed");
+		switch (nftrule_watch_datagram(&s->watch, s->rbuf, (size_t)n)) {
+		case NFTRULE_WATCH_MALFORMED:
+			if (s->watch.bad_type)
+				warn("malformed nf_tables event (type %#x, %u bytes); rescanning",
+				     s->watch.bad_type, s->watch.bad_len);
+			else
+				log_errno(LOG_WARN, -s->watch.bad_err,
+					  "invalid nf_tables event datagram (%zd bytes); rescanning", n);
 			schedule_rescan(s);
+			break;
+		case NFTRULE_WATCH_RESCAN:
+			schedule_rescan(s);
+			break;
+		case NFTRULE_WATCH_WAIT:
+			break;
 		}
 	}
 }
@@ -728,7 +709,10 @@ static void legacy_tick(struct loop *loop, struct loop_timer *timer)
  * (or when they were never read), and keeps the poll timer running only
  * while they need reading.  In auto mode the timer runs while the kernel
  * lists a legacy nat table, or while nf_tables has no nat table (a
- * legacy-only system may create one later). */
+ * legacy-only system may create one later).
+ * NOTE: the kernel sends no event when a legacy nat table appears, so
+ * while nf_tables has a nat table, one created later is only seen after
+ * the next nf_tables change calls this function. */
 static void legacy_update(struct scan *s, int scan_now)
 {
 	int listed = 1, poll_needed = 1;
@@ -816,7 +800,7 @@ static int nft_start(struct scan *s)
 		unsigned delay = backoff_next(&s->retry);
 
 		log_errno(LOG_WARN, -r, "first nf_tables scan failed; retrying in %u ms", delay);
-		s->nft_dirty = 1;
+		s->watch.dirty = 1;
 		loop_timer_start(&s->loop, &s->rescan_timer, delay, rescan_cb, s);
 	}
 	return 0;
@@ -906,6 +890,8 @@ int ipt_scan_main(int argc, char **argv)
 		s->prefixes[prefix_count++] = "CNI-DN-";
 	s->config.prefixes = s->prefixes;
 	s->config.prefix_count = prefix_count;
+	s->watch.tables = watched_tables;
+	s->watch.table_count = sizeof watched_tables / sizeof watched_tables[0];
 	natbind_set_init(&s->nft_set);
 	natbind_set_init(&s->nft_next);
 	natbind_set_init(&s->legacy_set);

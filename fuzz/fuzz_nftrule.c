@@ -1,6 +1,7 @@
 /* libFuzzer target for the nf_tables rule decoder: the input is a stream
  * of netlink messages as a dump delivers them.  Each message goes through
- * the callback runner, the decoder and the binding builder. */
+ * the callback runner, the decoder and the binding builder; the whole
+ * input also goes through the event reader as one datagram. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 
 static const char *const prefixes[] = { "CNI-DN-" };
 static const struct natbind_config config = { prefixes, 1, 64 };
+static const char *const tables[] = { "nat", NATBIND_NFT_TABLE };
 
 static int on_message(const struct nl_hdr *msg, void *ctx)
 {
@@ -30,6 +32,7 @@ static int on_message(const struct nl_hdr *msg, void *ctx)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct natbind_set set;
+	struct nftrule_watch watch = { .tables = tables, .table_count = 2 };
 	/* Copy into aligned memory, as a receive buffer would be. */
 	uint8_t *buf = malloc(size ? size : 1);
 
@@ -38,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(buf, data, size);
 	natbind_set_init(&set);
 	nl_cb_run(buf, size, 0, 0, on_message, &set);
+	nftrule_watch_datagram(&watch, buf, size);
 	natbind_set_finish(&set);
 	free(buf);
 	natbind_set_free(&set);

@@ -776,3 +776,68 @@ int nftrule_msg_table(const struct nl_hdr *msg, int *family, const char **table)
 		return -ENOENT;
 	return nl_attr_get_str(tb[1], table) < 0 ? -EBADMSG : 0;
 }
+
+struct watch_pass {
+	struct nftrule_watch *w;
+	int commit;
+	int malformed;
+};
+
+static int is_watched(const struct nftrule_watch *w, int family, const char *table)
+{
+	if (family != NFT_PROTO_IPV4 && family != NFT_PROTO_IPV6)
+		return 0;
+	for (size_t i = 0; i < w->table_count; i++)
+		if (strcmp(table, w->tables[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int watch_message(const struct nl_hdr *msg, void *ctx)
+{
+	struct watch_pass *p = ctx;
+	struct nftrule_watch *w = p->w;
+	const char *table;
+	int family, r;
+
+	if (msg->type >> 8 != NFNL_SUBSYS_NFTABLES_ID)
+		return NL_CB_OK;
+	if ((msg->type & 0xff) == NFT_MSG_ID_NEWGEN) {
+		if (w->dirty)
+			p->commit = 1;
+		return NL_CB_OK;
+	}
+	r = nftrule_msg_table(msg, &family, &table);
+	if (r == -EBADMSG) {
+		if (!p->malformed) {
+			w->bad_type = msg->type;
+			w->bad_len = msg->len;
+			w->bad_err = -EBADMSG;
+		}
+		p->malformed = 1;
+		w->dirty = 1;
+	} else if (r == 0 && is_watched(w, family, table)) {
+		w->dirty = 1;
+	}
+	return NL_CB_OK;
+}
+
+/* see lib/nftrule.h */
+enum nftrule_watch_result nftrule_watch_datagram(struct nftrule_watch *w, const void *buf,
+						 size_t len)
+{
+	struct watch_pass p = { .w = w };
+	int r = nl_cb_run(buf, len, 0, 0, watch_message, &p);
+
+	if (r < 0 && !p.malformed) {
+		w->bad_type = 0;
+		w->bad_len = (uint32_t)len;
+		w->bad_err = r;
+		p.malformed = 1;
+	}
+	if (p.malformed) {
+		w->dirty = 1;
+		return NFTRULE_WATCH_MALFORMED;
+	}
+	return p.commit ? NFTRULE_WATCH_RESCAN : NFTRULE_WATCH_WAIT;
+}

@@ -1,6 +1,8 @@
 /* Decoder for nf_tables rule messages (NFT_MSG_NEWRULE from a dump or an
  * event) into struct nat_rule.  Sans-I/O: it reads one message from a
  * caller's buffer, allocates nothing and keeps no state between calls.
+ * nftrule_watch_datagram, at the end, reads event datagrams for a
+ * listener that must know when to dump the rules again.
  *
  * It runs the rule's expressions over a model of the nf_tables registers
  * and recognises the forms that iptables-nft (1.8.x) and nft write for
@@ -84,5 +86,40 @@ int nftrule_decode(const struct nl_hdr *msg, struct nat_rule *rule);
  * msg).  Returns 0, -ENOENT when the message has no
  * table name, or -EBADMSG. */
 int nftrule_msg_table(const struct nl_hdr *msg, int *family, const char **table);
+
+/* Reads the NFNLGRP_NFTABLES event messages of one received datagram
+ * and decides whether the listener must dump the rules again.  The kernel
+ * sends a message per changed table, chain, rule or set, then
+ * NFT_MSG_NEWGEN when the transaction commits.  A rescan waits for that
+ * commit, so a burst of changes in one transaction costs one rescan.
+ * A message that does not parse hides what changed, so it calls for a
+ * rescan at once. */
+struct nftrule_watch {
+	const char *const *tables;   /* watched table names, in families ip and ip6 */
+	size_t table_count;
+	int dirty;                   /* a watched table changed; the caller clears
+	                              * it when it starts a rescan */
+	/* Set with NFTRULE_WATCH_MALFORMED, for the log: the type and length
+	 * of the message that did not parse, or type 0 with the datagram's
+	 * length and err (from nl_cb_run) when the datagram did not split
+	 * into messages. */
+	uint16_t bad_type;
+	uint32_t bad_len;
+	int bad_err;
+};
+
+enum nftrule_watch_result {
+	NFTRULE_WATCH_WAIT,       /* nothing to do until more events arrive */
+	NFTRULE_WATCH_RESCAN,     /* a change to a watched table was committed */
+	NFTRULE_WATCH_MALFORMED,  /* a message did not parse: rescan now */
+};
+
+/* Feeds the datagram (buf, len) to w.  Sets w->dirty for a message that
+ * names a watched table, and for a malformed message.  Returns
+ * NFTRULE_WATCH_MALFORMED when any message or the datagram itself was
+ * malformed, otherwise NFTRULE_WATCH_RESCAN when NFT_MSG_NEWGEN arrived
+ * while w->dirty was set, otherwise NFTRULE_WATCH_WAIT. */
+enum nftrule_watch_result nftrule_watch_datagram(struct nftrule_watch *w, const void *buf,
+						 size_t len);
 
 #endif

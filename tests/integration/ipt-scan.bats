@@ -124,6 +124,18 @@ EOF
 	! grep -q '^del ' "$DIR/out"
 }
 
+@test "auto mode polls a legacy-only namespace" {
+	portmap_rules iptables-legacy CNI-DN-only 8081 10.4.0.7
+	# No nf_tables nat table exists, so auto mode reads and polls the
+	# legacy tables alone.
+	scan_start --interval 1
+	grep -qx 'add iptables/CNI-DN-only tcp 0.0.0.0 8081 80 target_ip=10.4.0.7' "$DIR/out"
+	grep -q 'polling legacy iptables every 1 s' "$DIR/err"
+	in_ns iptables-legacy -t nat -A CNI-DN-only -p udp -m udp --dport 8082 -j DNAT --to-destination 10.4.0.7:82
+	wait_for_line '^add iptables/CNI-DN-only udp 0.0.0.0 8082 82 target_ip=10.4.0.7$'
+	[ "$(grep -c '^add ' "$DIR/out")" -eq 2 ]
+}
+
 @test "port in two chains has two owners" {
 	portmap_rules iptables CNI-DN-dead 8081 10.4.0.7
 	portmap_rules iptables CNI-DN-live 8081 10.4.0.8
@@ -185,6 +197,49 @@ EOF
 	WAIT_SECONDS=60 wait_for_line '^del iptables/CNI-DN-bulk' 5000
 }
 
+@test "lost events (ENOBUFS) trigger a full rescan" {
+	scan_start --backend nft
+	# One transaction of 30,000 rules while ipt-scan is stopped: its
+	# events overflow the 8 MB receive buffer, so the kernel drops the
+	# rest of them, NFT_MSG_NEWGEN included.  Only the rescan that the
+	# overflow itself triggers can find the rules.
+	awk 'BEGIN {
+		print "*nat"
+		for (c = 1; c <= 30; c++) print ":CNI-DN-lost" c " - [0:0]"
+		for (c = 1; c <= 30; c++)
+			for (p = 1; p <= 1000; p++)
+				printf "-A CNI-DN-lost%d -p tcp -m tcp --dport %d -j DNAT --to-destination 10.6.%d.1:80\n",
+					c, 20000 + c * 1000 + p, c
+		print "COMMIT"
+	}' > "$DIR/lost.rules"
+	kill -STOP "$SCAN_PID"
+	in_ns iptables-restore --noflush < "$DIR/lost.rules"
+	dropped=$(in_ns awk -v pid="$SCAN_PID" '$2 == 12 && $3 == pid { print $9 }' /proc/net/netlink)
+	kill -CONT "$SCAN_PID"
+	echo "events dropped: $dropped"
+	[ "$dropped" -gt 0 ]
+	WAIT_SECONDS=60 wait_for_line '^add iptables/CNI-DN-lost' 30000
+	grep -qx 'add iptables/CNI-DN-lost30 tcp 0.0.0.0 51000 80 target_ip=10.6.30.1' "$DIR/out"
+	grep -q 'receiving nf_tables events failed; rescanning: No buffer space available' "$DIR/err"
+}
+
+@test "malformed rule message is logged, rescanned, then skipped" {
+	portmap_rules iptables CNI-DN-good 8081 10.4.0.7
+	in_ns iptables -t nat -N CNI-DN-bad
+	scan_start --backend nft
+	# The kernel accepts this rule, but it compares a 1-byte load with
+	# 2 bytes, so the decoder rejects its message as malformed.
+	in_ns python3 "$BATS_TEST_DIRNAME/helpers/ipt-scan-badrule.py" CNI-DN-bad 8099
+	wait_for_log 'malformed rule message in table nat \(type 0xa06, [0-9]+ bytes\); rescanning$' 2
+	wait_for_log 'again; skipping that rule$'
+	# Later changes still get through, and the failed scans withdrew nothing.
+	in_ns iptables -t nat -A CNI-DN-bad -p tcp -m tcp --dport 8098 -j DNAT --to-destination 10.4.0.9:98
+	wait_for_line '^add iptables/CNI-DN-bad tcp 0.0.0.0 8098 98 target_ip=10.4.0.9$'
+	! grep -q ' 8099 ' "$DIR/out"
+	! grep -q '^del ' "$DIR/out"
+	grep -qx 'add iptables/CNI-DN-good tcp 0.0.0.0 8081 80 target_ip=10.4.0.7' "$DIR/out"
+}
+
 @test "no wake-ups while nothing changes" {
 	portmap_rules iptables CNI-DN-idle 8081 10.4.0.7
 	# Auto mode: the nf_tables nat table exists and no legacy one does,
@@ -222,6 +277,16 @@ EOF
 	run sh -c "'$RDAGENT' ipt-scan --from-file - < '$DIR/saved' 2>/dev/null"
 	[ "$status" -eq 0 ]
 	[ "${#lines[@]}" -eq 8 ]
+	# --chain-prefix replaces the default and may be repeated.
+	printf '%s\n' '*nat' \
+		'-A KUBE-HP-x -p tcp -m tcp --dport 8091 -j DNAT --to-destination 10.4.0.9:91' \
+		'-A MY-FWD -p tcp -m tcp --dport 8092 -j DNAT --to-destination 10.4.0.9:92' \
+		'-A CNI-DN-y -p tcp -m tcp --dport 8093 -j DNAT --to-destination 10.4.0.9:93' COMMIT > "$DIR/prefixes"
+	run --separate-stderr "$RDAGENT" ipt-scan --from-file "$DIR/prefixes" --chain-prefix KUBE-HP- --chain-prefix MY-
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf '%s\n' 'sync iptables' \
+		'add iptables/KUBE-HP-x tcp 0.0.0.0 8091 91 target_ip=10.4.0.9' \
+		'add iptables/MY-FWD tcp 0.0.0.0 8092 92 target_ip=10.4.0.9' 'done iptables')" ]
 }
 
 @test "failing iptables-legacy-save is logged and retried" {

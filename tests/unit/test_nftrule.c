@@ -325,6 +325,96 @@ static void test_recorded_events(void **state)
 	free(buf);
 }
 
+static const char *const watched[] = { "nat", "cni_hostport" };
+
+/* The recorded events of one iptables command, fed whole or message by
+ * message, as the event socket may deliver them. */
+static void test_watch_commit(void **state)
+{
+	static const char *const other[] = { "filter" };
+	struct nftrule_watch w = { .tables = watched, .table_count = 2 };
+	const struct nl_hdr *msgs[8];
+	size_t len, first;
+	uint8_t *buf;
+
+	(void)state;
+	buf = unit_read_file(FIXTURES "nft-events.nlmsg", &len);
+	assert_int_equal(split_messages(buf, len, msgs, 8), 2);
+	first = NL_ALIGN(msgs[0]->len);
+
+	assert_int_equal(nftrule_watch_datagram(&w, buf, len), NFTRULE_WATCH_RESCAN);
+	assert_true(w.dirty);
+
+	/* The rule in one datagram, the commit in the next. */
+	w.dirty = 0;
+	assert_int_equal(nftrule_watch_datagram(&w, buf, first), NFTRULE_WATCH_WAIT);
+	assert_true(w.dirty);
+	assert_int_equal(nftrule_watch_datagram(&w, buf + first, len - first),
+			 NFTRULE_WATCH_RESCAN);
+
+	/* A commit with no watched change before it. */
+	w.dirty = 0;
+	assert_int_equal(nftrule_watch_datagram(&w, buf + first, len - first), NFTRULE_WATCH_WAIT);
+	assert_false(w.dirty);
+
+	/* A change to a table nobody watches. */
+	w.tables = other;
+	w.table_count = 1;
+	assert_int_equal(nftrule_watch_datagram(&w, buf, len), NFTRULE_WATCH_WAIT);
+	assert_false(w.dirty);
+	free(buf);
+}
+
+/* A malformed or truncated event hides what changed: it calls for a
+ * rescan at once, without waiting for a commit, even when no watched
+ * table was named. */
+static void test_watch_malformed(void **state)
+{
+	static const char *const other[] = { "filter" };
+	struct nftrule_watch w = { .tables = other, .table_count = 1 };
+	const struct nl_hdr *msgs[8];
+	struct nl_attr *a;
+	size_t len, first;
+	uint8_t *buf, *copy;
+
+	(void)state;
+	buf = unit_read_file(FIXTURES "nft-events.nlmsg", &len);
+	assert_int_equal(split_messages(buf, len, msgs, 8), 2);
+	first = NL_ALIGN(msgs[0]->len);
+	copy = malloc(len);
+	assert_non_null(copy);
+
+	/* The rule's first attribute (the table name) claims more bytes
+	 * than the message holds. */
+	memcpy(copy, buf, len);
+	a = (struct nl_attr *)(copy + NL_HDR_LEN + NL_ALIGN(sizeof(struct nft_genmsg)));
+	a->len = (uint16_t)(msgs[0]->len + 4);
+	assert_int_equal(nftrule_watch_datagram(&w, copy, first), NFTRULE_WATCH_MALFORMED);
+	assert_true(w.dirty);
+	assert_int_equal(w.bad_type, nft_msg_type(NFT_MSG_ID_NEWRULE));
+	assert_int_equal(w.bad_len, msgs[0]->len);
+	/* Followed by its commit, it is still malformed. */
+	w.dirty = 0;
+	assert_int_equal(nftrule_watch_datagram(&w, copy, len), NFTRULE_WATCH_MALFORMED);
+
+	/* A datagram cut inside its last message. */
+	w.dirty = 0;
+	assert_int_equal(nftrule_watch_datagram(&w, buf, len - 4), NFTRULE_WATCH_MALFORMED);
+	assert_true(w.dirty);
+	assert_int_equal(w.bad_type, 0);
+	assert_int_equal(w.bad_len, len - 4);
+	assert_int_equal(w.bad_err, -EBADMSG);
+
+	/* A message header that claims more than the datagram holds. */
+	w.dirty = 0;
+	memcpy(copy, buf, len);
+	((struct nl_hdr *)copy)->len = (uint32_t)len + 16;
+	assert_int_equal(nftrule_watch_datagram(&w, copy, len), NFTRULE_WATCH_MALFORMED);
+	assert_true(w.dirty);
+	free(copy);
+	free(buf);
+}
+
 /* Builds a rule message of family nfproto in chain "CNI-DN-x" with the
  * expressions that add_exprs puts inside NFTA_RULE_EXPRESSIONS. */
 static int build_rule(uint8_t *buf, size_t size, int nfproto,
@@ -527,6 +617,8 @@ int main(void)
 		cmocka_unit_test(test_recorded_bindings),
 		cmocka_unit_test(test_truncated_rules),
 		cmocka_unit_test(test_recorded_events),
+		cmocka_unit_test(test_watch_commit),
+		cmocka_unit_test(test_watch_malformed),
 		cmocka_unit_test(test_xt_udp_dnat_rev0),
 		cmocka_unit_test(test_xt_tcp_dnat_rev1_ip6),
 		cmocka_unit_test(test_malformed_expressions),
