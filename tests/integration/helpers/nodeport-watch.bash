@@ -10,11 +10,14 @@ RDAGENT=${RDAGENT:-$NPW_ROOT/out/rdagent}
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 
-# A random port in 20000-59999 that nothing listens on now.
+# A random port from 20000 up to the kernel's ephemeral range that nothing
+# listens on now: an ephemeral port may be some client's and fail bind().
 npw_free_port() {
-	local p
+	local p low=32768
+	read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 21000 ] 2>/dev/null || low=32768
 	while :; do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % (low - 20000)))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return
@@ -175,7 +178,7 @@ except urllib.error.HTTPError as e:
 PY
 }
 
-# Waits up to $2 seconds (default 10) until file $1 has a line matching $3.
+# Waits up to $3 seconds (default 10) until file $1 has a line matching $2.
 npw_wait_line() {
 	local file=$1 pattern=$2 timeout=${3:-10}
 	for _ in $(seq $((timeout * 20))); do
