@@ -137,6 +137,16 @@ apply() {
 	[ "$output" = "$FIXTURE_SNAPSHOT" ]
 }
 
+@test "RSA server certificate and chain accepted" {
+	NPW_SERVER_CERT=server-rsa start_api
+	wait_api
+	npw_kubeconfig "$T/kc" "$SERVER"
+	sed -i "s|certificate-authority-data: .*|certificate-authority-data: $(b64 "$PKI/rsa-ca.crt")|" "$T/kc"
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$FIXTURE_SNAPSHOT" ]
+}
+
 @test "client chain without intermediate rejected" {
 	# The server trusts only the client root CA, so it accepts the
 	# certificate only when the intermediate is sent with it.
@@ -301,10 +311,7 @@ EOC
 }
 
 @test "IP address mismatch against DNS-only certificate" {
-	python3 "$NPW_HELPERS/kube_apiserver.py" --port "$PORT" --control-port "$CTL" \
-		--cert "$PKI/server-dns.crt" --key "$PKI/server-dns.key" --client-ca "$PKI/client-ca.crt" \
-		--services "$NPW_ROOT/tests/fixtures/nodeport-watch/services.json" > "$T/api.log" 2>&1 &
-	echo $! > "$NPW_DIR/dnsonly.pid"
+	NPW_SERVER_CERT=server-dns start_api
 	wait_api
 	npw_kubeconfig "$T/kc" "$SERVER"
 	once --kubeconfig "$T/kc"
