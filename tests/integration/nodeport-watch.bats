@@ -579,6 +579,14 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	! grep -q huge "$T/out"
 	grep -q 'watch frame skipped (larger than 524288 bytes)' "$T/err"
 	kill -0 "$APPLET_PID"
+	# In a list, the items around the oversized one still count.
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"list item skipped (larger than 524288 bytes)"* ]]
+	[[ "$output" != *huge* ]]
+	[[ "$output" == *"add kubernetes/default/small tcp 0.0.0.0 30084 84"* ]]
+	[[ "$output" == *"add kubernetes/kube-system/traefik tcp 0.0.0.0 443 443"* ]]
+	[ "${lines[-1]}" = "done kubernetes" ]
 }
 
 @test "kubeconfig that appears late is picked up" {
