@@ -491,10 +491,12 @@ static int configure(struct kubeconfig *kc, struct tls_config *tls, struct serve
 		error("kubeconfig %s: cluster '%s': server '%s': %s", path, kc->cluster, kc->server, why);
 		return -EINVAL;
 	}
-	if ((r = load_pem("certificate-authority", &kc->ca_pem, &kc->ca_pem_len, kc->ca_file)) ||
-	    (r = load_pem("client-certificate", &kc->cert_pem, &kc->cert_pem_len, kc->cert_file)) ||
-	    (r = load_pem("client-key", &kc->key_pem, &kc->key_pem_len, kc->key_file)))
-		return r;
+	/* An unreadable named file makes the kubeconfig invalid; -ENOENT
+	 * would mean that the kubeconfig itself is missing. */
+	if (load_pem("certificate-authority", &kc->ca_pem, &kc->ca_pem_len, kc->ca_file) ||
+	    load_pem("client-certificate", &kc->cert_pem, &kc->cert_pem_len, kc->cert_file) ||
+	    load_pem("client-key", &kc->key_pem, &kc->key_pem_len, kc->key_file))
+		return -EINVAL;
 	tls_config_init(tls);
 	tls->insecure = kc->insecure;
 	if (tls_config_set_name(tls, kc->tls_server_name ? kc->tls_server_name : url->host) < 0) {

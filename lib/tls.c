@@ -541,6 +541,45 @@ static const br_x509_class tls_x509_vtable = {
 
 /* ---- connection ---- */
 
+/* Sets up TLS 1.2 with ECDHE AEAD suites (RFC 5289, RFC 7905) and SHA-2
+ * only, as Go and OpenSSL servers offer: less code than _init_full. */
+static void init_profile(struct tls_conn *c, const struct tls_config *cfg)
+{
+	static const uint16_t suites[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	};
+	static const br_hash_class *const hashes[] = {
+		&br_sha224_vtable, &br_sha256_vtable, &br_sha384_vtable, &br_sha512_vtable,
+	};
+	br_ssl_engine_context *eng = &c->client.eng;
+	br_x509_minimal_context *xc = &c->x509.minimal;
+
+	br_ssl_client_zero(&c->client);
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, suites, sizeof(suites) / sizeof(suites[0]));
+	br_x509_minimal_init(xc, &br_sha256_vtable, cfg->anchors, cfg->anchor_count);
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]); i++) {
+		int id = (int)((hashes[i]->desc >> BR_HASHDESC_ID_OFF) & BR_HASHDESC_ID_MASK);
+
+		br_ssl_engine_set_hash(eng, id, hashes[i]);
+		br_x509_minimal_set_hash(xc, id, hashes[i]);
+	}
+	br_x509_minimal_set_rsa(xc, br_rsa_pkcs1_vrfy_get_default());
+	br_x509_minimal_set_ecdsa(xc, br_ec_get_default(), br_ecdsa_vrfy_asn1_get_default());
+	/* ServerKeyExchange signatures (RSA or ECDSA) and ECDHE itself. */
+	br_ssl_engine_set_default_rsavrfy(eng);
+	br_ssl_engine_set_default_ecdsa(eng);
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_aes_gcm(eng);
+	br_ssl_engine_set_default_chapol(eng);
+}
+
 /* see lib/tls.h */
 int tls_conn_start(struct tls_conn *c, const struct tls_config *cfg)
 {
@@ -548,8 +587,7 @@ int tls_conn_start(struct tls_conn *c, const struct tls_config *cfg)
 
 	c->cfg = cfg;
 	c->peer_closed = 0;
-	br_ssl_client_init_full(&c->client, &c->x509.minimal, cfg->anchors, cfg->anchor_count);
-	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	init_profile(c, cfg);
 	c->x509.vtable = &tls_x509_vtable;
 	c->x509.cfg = cfg;
 	br_ssl_engine_set_x509(eng, &c->x509.vtable);

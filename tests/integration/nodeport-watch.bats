@@ -107,6 +107,7 @@ apply() {
 @test "once writes the snapshot with an EC P-256 key" {
 	start_api
 	wait_api
+	head -1 "$PKI/client-p256.key" | grep -q 'BEGIN EC PRIVATE KEY'
 	npw_kubeconfig "$T/kc" "$SERVER" p256
 	once --kubeconfig "$T/kc"
 	[ "$status" -eq 0 ]
@@ -131,6 +132,16 @@ apply() {
 	wait_api
 	head -1 "$PKI/client-rsa.key" | grep -q 'BEGIN RSA PRIVATE KEY'
 	npw_kubeconfig "$T/kc" "$SERVER" rsa
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$FIXTURE_SNAPSHOT" ]
+}
+
+@test "RSA server certificate and chain accepted" {
+	NPW_SERVER_CERT=server-rsa start_api
+	wait_api
+	npw_kubeconfig "$T/kc" "$SERVER"
+	sed -i "s|certificate-authority-data: .*|certificate-authority-data: $(b64 "$PKI/rsa-ca.crt")|" "$T/kc"
 	once --kubeconfig "$T/kc"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$FIXTURE_SNAPSHOT" ]
@@ -198,6 +209,13 @@ EOC
 	once --kubeconfig "$T/conf/config"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$FIXTURE_SNAPSHOT" ]
+	# A named file that is missing makes the kubeconfig invalid; the
+	# kubeconfig itself is not reported missing.
+	rm "$T/conf/certs/ca.crt"
+	once --kubeconfig "$T/conf/config"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"read certificate-authority $T/conf/certs/ca.crt failed: No such file or directory"* ]]
+	[[ "$stderr" != *"does not exist"* ]]
 }
 
 @test "JSON kubeconfig read" {
@@ -293,10 +311,7 @@ EOC
 }
 
 @test "IP address mismatch against DNS-only certificate" {
-	python3 "$NPW_HELPERS/kube_apiserver.py" --port "$PORT" --control-port "$CTL" \
-		--cert "$PKI/server-dns.crt" --key "$PKI/server-dns.key" --client-ca "$PKI/client-ca.crt" \
-		--services "$NPW_ROOT/tests/fixtures/nodeport-watch/services.json" > "$T/api.log" 2>&1 &
-	echo $! > "$NPW_DIR/dnsonly.pid"
+	NPW_SERVER_CERT=server-dns start_api
 	wait_api
 	npw_kubeconfig "$T/kc" "$SERVER"
 	once --kubeconfig "$T/kc"
@@ -400,6 +415,16 @@ EOC
 	KUBECONFIG="$T/kc" run --separate-stderr timeout 20 "$RDAGENT" nodeport-watch --once
 	[ "$status" -eq 0 ]
 	[ "$output" = "$FIXTURE_SNAPSHOT" ]
+	# --kubeconfig wins over KUBECONFIG.
+	KUBECONFIG="$T/missing" run --separate-stderr timeout 20 "$RDAGENT" nodeport-watch --once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$FIXTURE_SNAPSHOT" ]
+	# Neither: k3s's path.
+	if [ ! -e /etc/rancher/k3s/k3s.yaml ]; then
+		run --separate-stderr env -u KUBECONFIG timeout 20 "$RDAGENT" nodeport-watch --once
+		[ "$status" -eq 111 ]
+		[[ "$stderr" == *"kubeconfig /etc/rancher/k3s/k3s.yaml does not exist"* ]]
+	fi
 }
 
 @test "once with a missing kubeconfig exits 111" {
@@ -424,8 +449,18 @@ EOC
 		npw_ctl "$CTL" GET /ctl/requests | grep -q "\"resourceVersion\": \"$rv\"" && break
 		sleep 0.1
 	done
-	npw_ctl "$CTL" GET /ctl/requests | grep -q "\"resourceVersion\": \"$rv\""
+	npw_ctl "$CTL" GET /ctl/requests > "$T/requests"
+	grep -q "\"resourceVersion\": \"$rv\"" "$T/requests"
 	[ "$(npw_count "$T/out" '^sync')" -eq 1 ]
+	# Every watch asks for bookmarks and a server-side end in 5-10 min.
+	python3 - "$T/requests" <<'PY'
+import json, sys
+watches = [r["query"] for r in json.load(open(sys.argv[1])) if r["query"].get("watch")]
+assert len(watches) >= 2, watches
+for q in watches:
+    assert q["watch"] == "1" and q["allowWatchBookmarks"] == "true", q
+    assert 300 <= int(q["timeoutSeconds"]) < 600, q
+PY
 }
 
 @test "ERROR 410 frame relists as a snapshot" {
@@ -544,6 +579,14 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	! grep -q huge "$T/out"
 	grep -q 'watch frame skipped (larger than 524288 bytes)' "$T/err"
 	kill -0 "$APPLET_PID"
+	# In a list, the items around the oversized one still count.
+	once --kubeconfig "$T/kc"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"list item skipped (larger than 524288 bytes)"* ]]
+	[[ "$output" != *huge* ]]
+	[[ "$output" == *"add kubernetes/default/small tcp 0.0.0.0 30084 84"* ]]
+	[[ "$output" == *"add kubernetes/kube-system/traefik tcp 0.0.0.0 443 443"* ]]
+	[ "${lines[-1]}" = "done kubernetes" ]
 }
 
 @test "kubeconfig that appears late is picked up" {

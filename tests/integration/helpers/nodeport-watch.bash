@@ -10,11 +10,14 @@ RDAGENT=${RDAGENT:-$NPW_ROOT/out/rdagent}
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
 export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 
-# A random port in 20000-59999 that nothing listens on now.
+# A random port from 20000 up to the kernel's ephemeral range that nothing
+# listens on now: an ephemeral port may be some client's and fail bind().
 npw_free_port() {
-	local p
+	local p low=32768
+	read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+	[ "$low" -gt 21000 ] 2>/dev/null || low=32768
 	while :; do
-		p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+		p=$((20000 + (RANDOM * 32768 + RANDOM) % (low - 20000)))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return
@@ -46,7 +49,8 @@ npw_self_signed_ca() {
 }
 
 # Makes, under $PKI: a server CA and server certificates (EC P-256) for
-# 127.0.0.1 and localhost, one for localhost only; a client root CA, an
+# 127.0.0.1 and localhost, one for localhost only; an RSA CA and RSA
+# server certificate for 127.0.0.1; a client root CA, an
 # intermediate client CA, and client certificates signed by the
 # intermediate with EC P-256 (EC PRIVATE KEY), EC P-384 (PKCS#8 PRIVATE
 # KEY) and RSA 2048 (RSA PRIVATE KEY) keys; an unrelated CA.
@@ -64,6 +68,15 @@ npw_make_pki() {
 		"$server_ext\nsubjectAltName=DNS:kubernetes,DNS:kubernetes.default.svc.cluster.local,DNS:localhost,IP:127.0.0.1,IP:::1,IP:10.43.0.1"
 	npw_ec_key "$PKI/server-dns.key" P-256
 	npw_sign server-dns "/CN=127.0.0.1" server-ca "$server_ext\nsubjectAltName=DNS:localhost"
+	# An RSA CA and server certificate: ECDHE_RSA suites and RSA
+	# signatures in the chain.
+	openssl genrsa -out "$PKI/rsa-ca.key" 2048 2>/dev/null
+	openssl req -x509 -new -key "$PKI/rsa-ca.key" -subj "/CN=rsa-server-ca" -days 2 -sha256 \
+		-addext "basicConstraints=critical,CA:TRUE" \
+		-addext "keyUsage=critical,keyCertSign,cRLSign" -out "$PKI/rsa-ca.crt" 2>/dev/null
+	openssl genrsa -out "$PKI/server-rsa.key" 2048 2>/dev/null
+	npw_sign server-rsa "/CN=k3s" rsa-ca \
+		"basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1"
 
 	npw_ec_key "$PKI/client-int.key" P-256
 	npw_sign client-int "/CN=k3s-client-intermediate" client-ca "$ca_ext"
@@ -116,12 +129,14 @@ EOC
 }
 
 # Starts the test API server: npw_start_apiserver NAME PORT CTLPORT [args...]
+# with $PKI/$NPW_SERVER_CERT.{crt,key} (default server) as its certificate.
 # Fails with the server's log when its control port does not come up.
 npw_start_apiserver() {
 	local name=$1 port=$2 ctl=$3 pid
 	shift 3
 	python3 "$NPW_HELPERS/kube_apiserver.py" --port "$port" --control-port "$ctl" \
-		--cert "$PKI/server.crt" --key "$PKI/server.key" --client-ca "$PKI/client-ca.crt" \
+		--cert "$PKI/${NPW_SERVER_CERT:-server}.crt" --key "$PKI/${NPW_SERVER_CERT:-server}.key" \
+		--client-ca "$PKI/client-ca.crt" \
 		--services "$NPW_ROOT/tests/fixtures/nodeport-watch/services.json" "$@" \
 		> "$NPW_DIR/$name.log" 2>&1 &
 	pid=$!
@@ -175,7 +190,7 @@ except urllib.error.HTTPError as e:
 PY
 }
 
-# Waits up to $2 seconds (default 10) until file $1 has a line matching $3.
+# Waits up to $3 seconds (default 10) until file $1 has a line matching $2.
 npw_wait_line() {
 	local file=$1 pattern=$2 timeout=${3:-10}
 	for _ in $(seq $((timeout * 20))); do
