@@ -45,7 +45,8 @@
  * 30 s, and the delay resets once a child ran for 60 s.  The agent keeps
  * the current bindings and replays them into a restarted sink before any
  * new event.  SIGTERM or SIGINT stops the sources, closes the sink's input
- * so it withdraws what it holds, and exits 0 within 3 s.  SIGUSR1 logs the
+ * so it withdraws what it holds (a vtunnel-send that is down is started
+ * once more to withdraw), and exits 0 within 3 s.  SIGUSR1 logs the
  * agent's state and is forwarded to every child.  Children log to the
  * agent's stderr, each line prefixed with the applet name.
  *
@@ -195,6 +196,7 @@ static const char *role_name(enum plan_role role)
 
 static void source_readable(struct loop *loop, struct loop_watch *w, uint32_t events);
 static void sink_writable(struct loop *loop, struct loop_watch *w, uint32_t events);
+static void close_child_fd(struct child *c);
 
 static void pause_sources(struct agent *a)
 {
@@ -281,6 +283,9 @@ static void flush_sink(struct agent *a)
 		a->out_off = a->out_len = 0;
 		loop_watch_remove(&a->loop, &s->watch);
 		resume_sources(a);
+		/* Stopping: everything is written, so end the sink's input. */
+		if (a->stopping)
+			close_child_fd(s);
 		return;
 	}
 	if (!s->watch.registered) {
@@ -619,11 +624,19 @@ static void on_stop_signal(struct loop *loop, int signo, void *ctx)
 	for (unsigned i = 0; i < a->child_count; i++)
 		loop_timer_stop(loop, &a->child[i].restart_timer);
 	signal_children(a, ROLE(PLAN_SOURCE), SIGTERM);
-	/* End of input makes a sink withdraw every binding and exit;
-	 * queued lines no longer matter. */
+	/* End of input makes a sink withdraw every binding and exit.  Lines
+	 * already queued go first, because they may be part of a replay that
+	 * the sink must hold before it can withdraw it.  flush_sink closes
+	 * the input once the queue is empty. */
 	if (a->sink) {
-		drop_queue(a);
-		close_child_fd(a->sink);
+		/* vtunnel-send's forwards live on in the Privileged Service
+		 * after it died; start it once more so it withdraws them. */
+		if (!a->sink->pid && a->cfg.privileged == TRI_ON && a->table.binding_count) {
+			info("%s is not running; starting it to withdraw %zu bindings", a->sink->spec.applet,
+			     a->table.binding_count);
+			start_child(a->sink);
+		}
+		flush_sink(a);
 	}
 	loop_timer_start(loop, &a->stop_timer, STOP_KILL_MS, stop_deadline, a);
 	continue_stop(a);

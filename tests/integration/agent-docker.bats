@@ -164,6 +164,27 @@ run_web() {
 	! grep -q '"remove":true' "$RECEIVER_FILE"
 }
 
+# vtunnel-send died and waits for its restart when SIGTERM arrives: the
+# Privileged Service still holds what it sent, so the agent starts it once
+# more to withdraw that.
+@test "privileged: SIGTERM while vtunnel-send is down withdraws" {
+	local p1 old
+	p1=$(free_port "$NS")
+	export RDAGENT_AGENT_BACKOFF=60000:60000
+	start_privileged
+	run_web web1 "$p1"
+	wait_until receiver_has 1
+
+	old=$(child_pid vtunnel-send)
+	kill -KILL "$old"
+	wait_until log_has "vtunnel-send (pid $old) killed by signal 9"
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+	[ -z "$(receiver_state)" ]
+	[ "$(tail -n 1 "$RECEIVER_FILE")" = "$(message true 80/tcp 127.0.0.1 "$p1")" ]
+	log_has "vtunnel-send is not running; starting it to withdraw 1 bindings"
+}
+
 # With --vtunnel-peer the agent runs the relay too; at shutdown the peer
 # must outlive vtunnel-send so the removes get through.
 @test "privileged: vtunnel-peer relays and stops last" {
