@@ -126,7 +126,7 @@ struct agent {
 	struct loop loop;
 	struct agent_config cfg;
 	pid_t self;
-	unsigned backoff_initial_ms, backoff_max_ms;
+	unsigned backoff_initial_ms, backoff_max_ms, healthy_ms;
 	struct child child[PLAN_MAX_CHILDREN];
 	unsigned child_count;
 	struct child *sink;
@@ -425,7 +425,7 @@ static void schedule_restart(struct child *c, uint64_t ran_ms)
 {
 	unsigned delay;
 
-	if (ran_ms >= HEALTHY_MS)
+	if (ran_ms >= c->agent->healthy_ms)
 		backoff_reset(&c->backoff);
 	delay = backoff_next(&c->backoff);
 	info("restarting %s in %u.%03u s", c->spec.applet, delay / 1000, delay % 1000);
@@ -978,16 +978,18 @@ static void parse_go_style(struct agent_config *cfg, int argc, char **argv)
 		die(EXIT_FAIL, "agent must run as root");
 }
 
-/* Reads RDAGENT_AGENT_BACKOFF=MIN_MS:MAX_MS, the restart delays.  Tests
- * shorten them to restart a child many times in a few seconds. */
+/* Reads RDAGENT_AGENT_BACKOFF=MIN_MS:MAX_MS[:HEALTHY_MS], the restart
+ * delays and the run time after which they start again from MIN_MS.
+ * Tests shorten them to restart a child many times in a few seconds. */
 static void read_backoff(struct agent *a)
 {
 	const char *env = getenv("RDAGENT_AGENT_BACKOFF");
-	unsigned long min_ms = 0, max_ms = 0;
+	unsigned long min_ms = 0, max_ms = 0, healthy_ms = HEALTHY_MS;
 	char *end = NULL;
 
 	a->backoff_initial_ms = BACKOFF_INITIAL_MS;
 	a->backoff_max_ms = BACKOFF_MAX_MS;
+	a->healthy_ms = HEALTHY_MS;
 	if (!env || !*env)
 		return;
 	/* strtoul instead of sscanf keeps the scanf family out of the static binary. */
@@ -997,13 +999,17 @@ static void read_backoff(struct agent *a)
 		max_ms = strtoul(end + 1, &end, 10);
 	else
 		end = NULL;
-	if (!end || *end || min_ms < 1 || max_ms < min_ms || max_ms > 3600000) {
-		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS; using %u:%u", env,
-		     BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
+	if (end && *end == ':' && end[1] >= '0' && end[1] <= '9')
+		healthy_ms = strtoul(end + 1, &end, 10);
+	if (!end || *end || min_ms < 1 || max_ms < min_ms || max_ms > 3600000 || healthy_ms < 1 ||
+	    healthy_ms > 3600000) {
+		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS[:HEALTHY_MS]; using %u:%u:%u",
+		     env, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, HEALTHY_MS);
 		return;
 	}
 	a->backoff_initial_ms = (unsigned)min_ms;
 	a->backoff_max_ms = (unsigned)max_ms;
+	a->healthy_ms = (unsigned)healthy_ms;
 }
 
 /* Makes sure descriptors 0-2 are open, so no pipe lands on them. */
