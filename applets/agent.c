@@ -47,7 +47,7 @@
  * new event.  SIGTERM or SIGINT stops the sources, closes the sink's input
  * so it withdraws what it holds (a vtunnel-send that is down is started
  * once more to withdraw), and exits 0 within 3 s.  SIGUSR1 logs the
- * agent's state and is forwarded to every child.  Children log to the
+ * agent's state and is forwarded to every child that handles it.  Children log to the
  * agent's stderr, each line prefixed with the applet name.
  *
  * Invoked as rancher-desktop-guestagent, it takes the Go-style flags of
@@ -642,6 +642,35 @@ static void on_stop_signal(struct loop *loop, int signo, void *ctx)
 	continue_stop(a);
 }
 
+/* Returns 1 when process pid blocks, ignores or catches signo, as read
+ * from the SigBlk, SigIgn and SigCgt masks of /proc/PID/status (proc(5)),
+ * so that sending it does not kill the process; 0 otherwise. */
+static int handles_signal(pid_t pid, int signo)
+{
+	static const char *const masks[] = { "\nSigBlk:", "\nSigIgn:", "\nSigCgt:" };
+	char path[64], buf[4096];
+	unsigned long long bit = 1ULL << (signo - 1);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = safe_read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (unsigned i = 0; i < sizeof masks / sizeof *masks; i++) {
+		const char *line = strstr(buf, masks[i]);
+
+		if (line && (strtoull(line + strlen(masks[i]), NULL, 16) & bit))
+			return 1;
+	}
+	return 0;
+}
+
 static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 {
 	struct agent *a = ctx;
@@ -666,7 +695,20 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 		for (unsigned i = 0; i < a->path_count; i++)
 			if (!*a->paths[i].found)
 				info("state: waiting for %s", a->paths[i].path);
-	signal_children(a, ALL_ROLES, signo);
+	/* SIGUSR1's default action ends a process, so only the children that
+	 * handle it get it. */
+	for (unsigned i = 0; i < a->child_count; i++) {
+		const struct child *c = &a->child[i];
+
+		if (!c->pid)
+			continue;
+		if (!handles_signal(c->pid, signo))
+			info("state: %s (pid %d) does not handle SIGUSR1; not sending it", c->spec.applet,
+			     (int)c->pid);
+		else if (kill(c->pid, signo) < 0 && errno != ESRCH)
+			log_errno(LOG_WARN, errno, "sending SIGUSR1 to %s (pid %d) failed", c->spec.applet,
+				  (int)c->pid);
+	}
 }
 
 /* ---- the pipeline ---- */
