@@ -131,7 +131,7 @@ run_web() {
 	run_web web3 "$p3"
 	wait_until grep -qxF "$(message false 80/tcp 127.0.0.1 "$p3")" "$RECEIVER_FILE"
 	# Re-adds only: no remove since the kill.
-	! tail -n +"$((count + 1))" "$RECEIVER_FILE" | grep -q '"remove":true'
+	not grep -q '"remove":true' < <(tail -n +"$((count + 1))" "$RECEIVER_FILE")
 	[ "$(receiver_state)" = "$(printf '%s\n' "$before" "80/tcp 127.0.0.1 $p3" | sort)" ]
 }
 
@@ -161,7 +161,7 @@ run_web() {
 	[ -z "$(ps -o stat= --ppid "$AGENT_PID" | grep Z || true)" ]
 	# The receiver still forwards exactly what it did.
 	wait_until receiver_state_is "$before"
-	! grep -q '"remove":true' "$RECEIVER_FILE"
+	not grep -q '"remove":true' "$RECEIVER_FILE"
 }
 
 # vtunnel-send died and waits for its restart when SIGTERM arrives: the
@@ -240,7 +240,7 @@ start_with_peer() {
 	wait_until log_has "vtunnel-peer (pid $old) killed by signal 9"
 	run_web web2 "$p2"
 	wait_until grep -qxF "$(message false 80/tcp 127.0.0.1 "$p2")" "$RECEIVER_FILE"
-	! grep -q '"remove":true' "$RECEIVER_FILE"
+	not grep -q '"remove":true' "$RECEIVER_FILE"
 	[ "$(receiver_state)" = "$(printf '80/tcp 127.0.0.1 %s\n' "$p1" "$p2" | sort)" ]
 
 	agent_stop
