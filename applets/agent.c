@@ -45,8 +45,9 @@
  * 30 s, and the delay resets once a child ran for 60 s.  The agent keeps
  * the current bindings and replays them into a restarted sink before any
  * new event.  SIGTERM or SIGINT stops the sources, closes the sink's input
- * so it withdraws what it holds, and exits 0 within 3 s.  SIGUSR1 logs the
- * agent's state and is forwarded to every child.  Children log to the
+ * so it withdraws what it holds (a vtunnel-send that is down is started
+ * once more to withdraw), and exits 0 within 3 s.  SIGUSR1 logs the
+ * agent's state and is forwarded to every child that handles it.  Children log to the
  * agent's stderr, each line prefixed with the applet name.
  *
  * Invoked as rancher-desktop-guestagent, it takes the Go-style flags of
@@ -125,7 +126,7 @@ struct agent {
 	struct loop loop;
 	struct agent_config cfg;
 	pid_t self;
-	unsigned backoff_initial_ms, backoff_max_ms;
+	unsigned backoff_initial_ms, backoff_max_ms, healthy_ms;
 	struct child child[PLAN_MAX_CHILDREN];
 	unsigned child_count;
 	struct child *sink;
@@ -195,6 +196,7 @@ static const char *role_name(enum plan_role role)
 
 static void source_readable(struct loop *loop, struct loop_watch *w, uint32_t events);
 static void sink_writable(struct loop *loop, struct loop_watch *w, uint32_t events);
+static void close_child_fd(struct child *c);
 
 static void pause_sources(struct agent *a)
 {
@@ -281,6 +283,9 @@ static void flush_sink(struct agent *a)
 		a->out_off = a->out_len = 0;
 		loop_watch_remove(&a->loop, &s->watch);
 		resume_sources(a);
+		/* Stopping: everything is written, so end the sink's input. */
+		if (a->stopping)
+			close_child_fd(s);
 		return;
 	}
 	if (!s->watch.registered) {
@@ -420,7 +425,7 @@ static void schedule_restart(struct child *c, uint64_t ran_ms)
 {
 	unsigned delay;
 
-	if (ran_ms >= HEALTHY_MS)
+	if (ran_ms >= c->agent->healthy_ms)
 		backoff_reset(&c->backoff);
 	delay = backoff_next(&c->backoff);
 	info("restarting %s in %u.%03u s", c->spec.applet, delay / 1000, delay % 1000);
@@ -619,14 +624,51 @@ static void on_stop_signal(struct loop *loop, int signo, void *ctx)
 	for (unsigned i = 0; i < a->child_count; i++)
 		loop_timer_stop(loop, &a->child[i].restart_timer);
 	signal_children(a, ROLE(PLAN_SOURCE), SIGTERM);
-	/* End of input makes a sink withdraw every binding and exit;
-	 * queued lines no longer matter. */
+	/* End of input makes a sink withdraw every binding and exit.  Lines
+	 * already queued go first, because they may be part of a replay that
+	 * the sink must hold before it can withdraw it.  flush_sink closes
+	 * the input once the queue is empty. */
 	if (a->sink) {
-		drop_queue(a);
-		close_child_fd(a->sink);
+		/* vtunnel-send's forwards live on in the Privileged Service
+		 * after it died; start it once more so it withdraws them. */
+		if (!a->sink->pid && a->cfg.privileged == TRI_ON && a->table.binding_count) {
+			info("%s is not running; starting it to withdraw %zu bindings", a->sink->spec.applet,
+			     a->table.binding_count);
+			start_child(a->sink);
+		}
+		flush_sink(a);
 	}
 	loop_timer_start(loop, &a->stop_timer, STOP_KILL_MS, stop_deadline, a);
 	continue_stop(a);
+}
+
+/* Returns 1 when process pid blocks, ignores or catches signo, as read
+ * from the SigBlk, SigIgn and SigCgt masks of /proc/PID/status (proc(5)),
+ * so that sending it does not kill the process; 0 otherwise. */
+static int handles_signal(pid_t pid, int signo)
+{
+	static const char *const masks[] = { "\nSigBlk:", "\nSigIgn:", "\nSigCgt:" };
+	char path[64], buf[4096];
+	unsigned long long bit = 1ULL << (signo - 1);
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = safe_read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	for (unsigned i = 0; i < sizeof masks / sizeof *masks; i++) {
+		const char *line = strstr(buf, masks[i]);
+
+		if (line && (strtoull(line + strlen(masks[i]), NULL, 16) & bit))
+			return 1;
+	}
+	return 0;
 }
 
 static void on_sigusr1(struct loop *loop, int signo, void *ctx)
@@ -653,7 +695,20 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 		for (unsigned i = 0; i < a->path_count; i++)
 			if (!*a->paths[i].found)
 				info("state: waiting for %s", a->paths[i].path);
-	signal_children(a, ALL_ROLES, signo);
+	/* SIGUSR1's default action ends a process, so only the children that
+	 * handle it get it. */
+	for (unsigned i = 0; i < a->child_count; i++) {
+		const struct child *c = &a->child[i];
+
+		if (!c->pid)
+			continue;
+		if (!handles_signal(c->pid, signo))
+			info("state: %s (pid %d) does not handle SIGUSR1; not sending it", c->spec.applet,
+			     (int)c->pid);
+		else if (kill(c->pid, signo) < 0 && errno != ESRCH)
+			log_errno(LOG_WARN, errno, "sending SIGUSR1 to %s (pid %d) failed", c->spec.applet,
+				  (int)c->pid);
+	}
 }
 
 /* ---- the pipeline ---- */
@@ -965,16 +1020,18 @@ static void parse_go_style(struct agent_config *cfg, int argc, char **argv)
 		die(EXIT_FAIL, "agent must run as root");
 }
 
-/* Reads RDAGENT_AGENT_BACKOFF=MIN_MS:MAX_MS, the restart delays.  Tests
- * shorten them to restart a child many times in a few seconds. */
+/* Reads RDAGENT_AGENT_BACKOFF=MIN_MS:MAX_MS[:HEALTHY_MS], the restart
+ * delays and the run time after which they start again from MIN_MS.
+ * Tests shorten them to restart a child many times in a few seconds. */
 static void read_backoff(struct agent *a)
 {
 	const char *env = getenv("RDAGENT_AGENT_BACKOFF");
-	unsigned long min_ms = 0, max_ms = 0;
+	unsigned long min_ms = 0, max_ms = 0, healthy_ms = HEALTHY_MS;
 	char *end = NULL;
 
 	a->backoff_initial_ms = BACKOFF_INITIAL_MS;
 	a->backoff_max_ms = BACKOFF_MAX_MS;
+	a->healthy_ms = HEALTHY_MS;
 	if (!env || !*env)
 		return;
 	/* strtoul instead of sscanf keeps the scanf family out of the static binary. */
@@ -984,13 +1041,17 @@ static void read_backoff(struct agent *a)
 		max_ms = strtoul(end + 1, &end, 10);
 	else
 		end = NULL;
-	if (!end || *end || min_ms < 1 || max_ms < min_ms || max_ms > 3600000) {
-		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS; using %u:%u", env,
-		     BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
+	if (end && *end == ':' && end[1] >= '0' && end[1] <= '9')
+		healthy_ms = strtoul(end + 1, &end, 10);
+	if (!end || *end || min_ms < 1 || max_ms < min_ms || max_ms > 3600000 || healthy_ms < 1 ||
+	    healthy_ms > 3600000) {
+		warn("invalid RDAGENT_AGENT_BACKOFF value '%s'; expected MIN_MS:MAX_MS[:HEALTHY_MS]; using %u:%u:%u",
+		     env, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS, HEALTHY_MS);
 		return;
 	}
 	a->backoff_initial_ms = (unsigned)min_ms;
 	a->backoff_max_ms = (unsigned)max_ms;
+	a->healthy_ms = (unsigned)healthy_ms;
 }
 
 /* Makes sure descriptors 0-2 are open, so no pipe lands on them. */

@@ -5,10 +5,12 @@
 #      "docker run" was invoked;
 #   2. RSS summed over the agent and all its children, idle;
 #   3. CPU time and context switches over IDLE_SECONDS (default 60) idle,
-#      with docker-watch, ipt-scan and vtunnel-send running, next to
+#      with every source of privileged mode (docker-watch, ipt-scan,
+#      nodeport-watch against the test API server) and vtunnel-send
+#      running, next to
 #      "docker events" and a 3-second "iptables -t nat -S" loop doing the
 #      reference agents' work in the same run.
-# Needs root, docker.io, busybox-static, iproute2, python3.  Writes its
+# Needs root, docker.io, busybox-static, iproute2, python3, openssl.  Writes its
 # Markdown section to $BENCH_OUT.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
@@ -25,6 +27,8 @@ NS=rdbench-agent-$$
 
 . tests/integration/helpers/agent.bash
 . tests/integration/helpers/docker.bash
+. tests/integration/helpers/nodeport-watch.bash
+export NPW_DIR=$BATS_TEST_TMPDIR/npw PKI=$BATS_TEST_TMPDIR/npw/pki
 
 cleanup() {
 	agent_cleanup
@@ -32,6 +36,7 @@ cleanup() {
 	[ -n "${EVENTS_PID:-}" ] && kill "$EVENTS_PID" 2>/dev/null
 	[ -n "${LOOP_PID:-}" ] && kill "$LOOP_PID" 2>/dev/null
 	docker_stop >/dev/null 2>&1 || true
+	npw_stop_pidfile "$NPW_DIR/bench.pid"
 	agent_netns_delete "$NS"
 	rm -rf "$BATS_TEST_TMPDIR"
 }
@@ -88,12 +93,23 @@ RPORT=$(free_port "$NS")
 RECEIVER_FILE=$BATS_TEST_TMPDIR/messages.times
 receiver_start "$NS" "$RPORT" --times
 
+# The test Kubernetes API server serves the fixture Services inside the
+# namespace, so nodeport-watch reaches it on 127.0.0.1.
+mkdir -p "$PKI"
+npw_make_pki
+KPORT=$(free_port "$NS")
+KCTL=$(free_port "$NS")
+ip netns exec "$NS" bash -c '. "$1"; shift; "$@"' _ tests/integration/helpers/nodeport-watch.bash \
+	npw_start_apiserver bench "$KPORT" "$KCTL"
+npw_kubeconfig "$BATS_TEST_TMPDIR/k3s.yaml" "https://127.0.0.1:$KPORT"
+
 AGENT_LOG=$BATS_TEST_TMPDIR/agent.log
 agent_start "$NS" --privileged-service --docker --docker-socket "$DOCKER_SOCK" --iptables \
-	--vtunnel-addr "127.0.0.1:$RPORT"
+	--kubernetes --kubeconfig "$BATS_TEST_TMPDIR/k3s.yaml" --vtunnel-addr "127.0.0.1:$RPORT"
 wait_until child_pid docker-watch >/dev/null
 wait_until child_pid vtunnel-send >/dev/null
 wait_until child_pid ipt-scan >/dev/null
+wait_until child_pid nodeport-watch >/dev/null
 
 # The daemon's start events with their own timestamps, by container id.
 d events --filter type=container --filter event=start --format '{{.ID}} {{.TimeNano}}' \
@@ -183,8 +199,10 @@ agent_stop
 	echo
 	echo "Machine: $(nproc) CPUs, $(uname -r), dockerd $(d version --format "{{.Server.Version}}"), with"
 	echo "the vfs storage driver in a private network namespace.  Pipeline:"
-	echo "\`docker-watch + ipt-scan | vtunnel-send\` (privileged mode), sending to a"
-	echo "Python receiver on loopback that decodes each message."
+	echo "\`docker-watch + ipt-scan + nodeport-watch | vtunnel-send\` (privileged"
+	echo "mode), sending to a Python receiver on loopback that decodes each"
+	echo "message.  nodeport-watch watches the Python test API server (TLS), which"
+	echo "lists the fixture Services; neither Python process is counted below."
 	echo
 	echo "### docker run -p to PortMapping message ($RUNS containers, one at a time)"
 	echo
@@ -193,7 +211,7 @@ agent_stop
 	echo "| dockerd's start event (TimeNano) | $ev_p50 | $ev_p99 | $ev_n |"
 	echo "| \`docker run\` invoked (includes container creation) | $run_p50 | $run_p99 | $run_n |"
 	echo
-	echo "### Memory, idle, $RUNS bindings forwarded"
+	echo "### Memory, idle, $RUNS containers and the fixture Services forwarded"
 	echo
 	echo "| processes | RSS (KiB) |"
 	echo "|---|---|"

@@ -93,7 +93,7 @@ start_listener_mode() {
 	p3=$(free_port "$NS")
 	add_dnat CNI-DN-agenttest3 "$p3"
 	wait_until listening 0.0.0.0 "$p3"
-	! log_has "closed, its last owner is gone"
+	not log_has "closed, its last owner is gone"
 	listening 0.0.0.0 "$p1"
 	listening 127.0.0.1 "$p2"
 

@@ -131,7 +131,7 @@ run_web() {
 	run_web web3 "$p3"
 	wait_until grep -qxF "$(message false 80/tcp 127.0.0.1 "$p3")" "$RECEIVER_FILE"
 	# Re-adds only: no remove since the kill.
-	! tail -n +"$((count + 1))" "$RECEIVER_FILE" | grep -q '"remove":true'
+	not grep -q '"remove":true' < <(tail -n +"$((count + 1))" "$RECEIVER_FILE")
 	[ "$(receiver_state)" = "$(printf '%s\n' "$before" "80/tcp 127.0.0.1 $p3" | sort)" ]
 }
 
@@ -161,23 +161,52 @@ run_web() {
 	[ -z "$(ps -o stat= --ppid "$AGENT_PID" | grep Z || true)" ]
 	# The receiver still forwards exactly what it did.
 	wait_until receiver_state_is "$before"
-	! grep -q '"remove":true' "$RECEIVER_FILE"
+	not grep -q '"remove":true' "$RECEIVER_FILE"
+}
+
+# vtunnel-send died and waits for its restart when SIGTERM arrives: the
+# Privileged Service still holds what it sent, so the agent starts it once
+# more to withdraw that.
+@test "privileged: SIGTERM while vtunnel-send is down withdraws" {
+	local p1 old
+	p1=$(free_port "$NS")
+	export RDAGENT_AGENT_BACKOFF=60000:60000
+	start_privileged
+	run_web web1 "$p1"
+	wait_until receiver_has 1
+
+	old=$(child_pid vtunnel-send)
+	kill -KILL "$old"
+	wait_until log_has "vtunnel-send (pid $old) killed by signal 9"
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+	[ -z "$(receiver_state)" ]
+	[ "$(tail -n 1 "$RECEIVER_FILE")" = "$(message true 80/tcp 127.0.0.1 "$p1")" ]
+	log_has "vtunnel-send is not running; starting it to withdraw 1 bindings"
+}
+
+# Starts the agent with --vtunnel-peer: vtunnel-send sends to the peer,
+# whose upstream is the receiver.  Sets HS, the peer's handshake port.
+start_with_peer() {
+	local vt
+	require_applet vtunnel-peer
+	vt=$(free_port "$NS")
+	HS=$(free_port "$NS")
+	agent_start "$NS" --privileged-service --docker --docker-socket "$DOCKER_SOCK" \
+		--vtunnel-peer --vtunnel-addr "tcp:127.0.0.1:$vt" \
+		--vtunnel-upstream "tcp:127.0.0.1:$RPORT" --vtunnel-handshake "tcp:127.0.0.1:$HS"
+	wait_until child_pid vtunnel-peer
+	wait_until child_pid vtunnel-send
 }
 
 # With --vtunnel-peer the agent runs the relay too; at shutdown the peer
 # must outlive vtunnel-send so the removes get through.
 @test "privileged: vtunnel-peer relays and stops last" {
-	local vt hs p1 seed
-	require_applet vtunnel-peer
-	vt=$(free_port "$NS")
-	hs=$(free_port "$NS")
+	local p1 seed
 	p1=$(free_port "$NS")
-	agent_start "$NS" --privileged-service --docker --docker-socket "$DOCKER_SOCK" \
-		--vtunnel-peer --vtunnel-addr "tcp:127.0.0.1:$vt" \
-		--vtunnel-upstream "tcp:127.0.0.1:$RPORT" --vtunnel-handshake "tcp:127.0.0.1:$hs"
-	wait_until child_pid vtunnel-peer
-	wait_until ns_port_listening "$NS" "$hs"
-	seed=$(ip netns exec "$NS" bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1" && cat <&5' _ "$hs")
+	start_with_peer
+	wait_until ns_port_listening "$NS" "$HS"
+	seed=$(ip netns exec "$NS" bash -c 'exec 5<>"/dev/tcp/127.0.0.1/$1" && cat <&5' _ "$HS")
 	[ "$seed" = "github.com/rancher-sandbox/rancher-desktop-vtunnel" ]
 
 	run_web web1 "$p1"
@@ -193,4 +222,28 @@ run_web() {
 	peer_line=$(grep -n "vtunnel-peer (pid [0-9]*) \(exited\|killed\)" "$AGENT_LOG" | cut -d: -f1)
 	[ -n "$sink_line" ] && [ -n "$peer_line" ]
 	[ "$sink_line" -lt "$peer_line" ]
+}
+
+# kill -9 of the relay: vtunnel-send reaches the restarted vtunnel-peer,
+# later changes get through, and nothing is removed on the way.
+@test "privileged: kill -9 of vtunnel-peer keeps the forwarded set" {
+	local p1 p2 old
+	p1=$(free_port "$NS")
+	p2=$(free_port "$NS")
+	start_with_peer
+	run_web web1 "$p1"
+	wait_until receiver_has 1
+
+	old=$(child_pid vtunnel-peer)
+	kill -KILL "$old"
+	wait_until child_restarted vtunnel-peer "$old"
+	wait_until log_has "vtunnel-peer (pid $old) killed by signal 9"
+	run_web web2 "$p2"
+	wait_until grep -qxF "$(message false 80/tcp 127.0.0.1 "$p2")" "$RECEIVER_FILE"
+	not grep -q '"remove":true' "$RECEIVER_FILE"
+	[ "$(receiver_state)" = "$(printf '80/tcp 127.0.0.1 %s\n' "$p1" "$p2" | sort)" ]
+
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+	[ -z "$(receiver_state)" ]
 }

@@ -87,7 +87,7 @@ none_listening() {
 	done
 	# The restarted nodeport-watch resent its snapshot: nothing it still
 	# lists was closed.
-	! log_has "closed, its last owner is gone"
+	not log_has "closed, its last owner is gone"
 
 	in_ns npw_ctl "$CTL" POST "/ctl/delete?namespace=default&name=late" >/dev/null
 	wait_until not_listening 0.0.0.0 32080

@@ -189,9 +189,11 @@ children_of() {
 	wait_until log_has "agent: info: state: source ipt-scan pid"
 	wait_until log_has "agent: info: state: sink listen-hold pid"
 	wait_until log_has "listen-hold: info: 0 sockets for 0 bindings"
-	# The children survive the signal.
+	# ipt-scan has no SIGUSR1 handler, so the agent does not send it the
+	# signal, whose default action would end it.
+	log_has "agent: info: state: ipt-scan (pid [0-9]*) does not handle SIGUSR1"
 	sleep 0.5
-	! log_has "killed by signal"
+	not log_has "killed by signal"
 	agent_stop
 	[ "$AGENT_STATUS" -eq 0 ]
 }
@@ -243,4 +245,106 @@ children_of() {
 	[ "$AGENT_STATUS" -eq 0 ]
 	[ "$(receiver_count)" -eq 2 ]
 	[ "$(sed -n 2p "$RECEIVER_FILE")" = "{\"connectAddrs\":[{\"addr\":\"10.231.0.2/24\",\"network\":\"ip+net\"}],\"ports\":{\"80/tcp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":\"$port\"}]},\"remove\":true}" ]
+}
+
+# Prints the restart delays the agent logged for APPLET, one line.
+delays_of() {
+	sed -n "s/.*agent: info: restarting $1 in \([0-9.]*\) s/\1/p" "$AGENT_LOG" | tr '\n' ' '
+}
+
+# The delay doubles from MIN_MS up to MAX_MS while the child keeps
+# failing, and starts again from MIN_MS once it ran HEALTHY_MS.
+@test "agent: restart delays double, cap and reset" {
+	local old i
+	export RDAGENT_AGENT_BACKOFF=100:400:3000
+	agent_start "$NS" --iptables
+	wait_until child_pid listen-hold
+	for i in 1 2 3 4; do
+		wait_until child_pid ipt-scan
+		old=$(child_pid ipt-scan)
+		kill -KILL "$old"
+		wait_until child_restarted ipt-scan "$old"
+	done
+	[ "$(delays_of ipt-scan)" = "0.100 0.200 0.400 0.400 " ]
+	wait_until log_has "ipt-scan (pid $old) killed by signal 9 (Killed) after 0\."
+
+	# Healthy for longer than 3 s: the next failure waits 0.1 s again.
+	old=$(child_pid ipt-scan)
+	sleep 3.5
+	kill -KILL "$old"
+	wait_until child_restarted ipt-scan "$old"
+	wait_until log_has "ipt-scan (pid $old) killed by signal 9 (Killed) after [3-9]\."
+	[ "$(delays_of ipt-scan)" = "0.100 0.200 0.400 0.400 0.100 " ]
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+}
+
+@test "agent: SIGINT stops like SIGTERM" {
+	local port
+	port=$(free_port "$NS")
+	agent_start "$NS" --iptables
+	wait_until child_pid ipt-scan
+	wait_until child_pid listen-hold
+	add_dnat CNI-DN-agentint "$port"
+	wait_until listening 0.0.0.0 "$port"
+	kill -INT "$AGENT_PID"
+	AGENT_STATUS=0
+	wait "$AGENT_PID" || AGENT_STATUS=$?
+	AGENT_PID=
+	[ "$AGENT_STATUS" -eq 0 ]
+	not_listening 0.0.0.0 "$port"
+	log_has "agent: info: received Interrupt"
+	log_has "agent: info: all children stopped; exiting"
+}
+
+# A sink that cannot stop (here: stopped by SIGSTOP) is killed so that
+# the agent still exits 0 within its 3 s.
+@test "agent: SIGTERM kills a child that does not stop" {
+	local sink start
+	agent_start "$NS" --iptables
+	wait_until child_pid ipt-scan
+	sink=$(wait_until child_pid listen-hold)
+	kill -STOP "$sink"
+	start=$(date +%s%N)
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+	echo "stopped after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+	log_has "agent: warn: listen-hold (pid $sink) did not stop in time; killing it"
+	log_has "listen-hold (pid $sink) killed by signal 9"
+	process_gone "$sink"
+	# Only a hang fails this; the agent bounds itself at 3 s.
+	[ $(( ($(date +%s%N) - start) / 1000000000 )) -lt 10 ]
+}
+
+# "rdagent" alone is the agent with auto-detection.  A private /run hides
+# any containerd of the machine; DOCKER_HOST and KUBECONFIG name paths
+# that do not exist.
+@test "agent: rdagent with no arguments detects and waits" {
+	local dir=$BATS_TEST_TMPDIR
+	AGENT_LOG=$dir/agent.log
+	DOCKER_HOST=unix://$dir/docker.sock KUBECONFIG=$dir/k3s.yaml \
+		unshare -m sh -c 'mount -t tmpfs rdtest-run /run && exec "$0"' "$(readlink -f "$RDAGENT")" \
+		>"$AGENT_LOG" 2>&1 3>&- &
+	AGENT_PID=$!
+	wait_until log_has "nothing found yet; waiting for any of $dir/docker.sock, /run/k3s/containerd/containerd.sock, /run/containerd/containerd.sock, $dir/k3s.yaml"
+	log_has "agent: info: auto-detection: looking for"
+	[ -z "$(ps -o pid= --ppid "$AGENT_PID")" ]
+	agent_stop
+	[ "$AGENT_STATUS" -eq 0 ]
+}
+
+# The service files parse: systemd-analyze checks a copy of the unit that
+# runs this build, and the OpenRC script is shell.
+@test "agent: service files parse" {
+	local root=$BATS_TEST_DIRNAME/../..
+	sh -n "$root/contrib/openrc/rdagent"
+	grep -qx 'command_args="agent ${RDAGENT_ARGS}"' "$root/contrib/openrc/rdagent"
+	grep -qx 'supervisor=supervise-daemon' "$root/contrib/openrc/rdagent"
+	command -v systemd-analyze >/dev/null || skip "no systemd-analyze"
+	sed "s|/usr/local/bin/rdagent|$(readlink -f "$RDAGENT")|" "$root/contrib/systemd/rdagent.service" \
+		> "$BATS_TEST_TMPDIR/rdagent-test-$BATS_ROOT_PID.service"
+	run systemd-analyze verify "$BATS_TEST_TMPDIR/rdagent-test-$BATS_ROOT_PID.service"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
 }
