@@ -76,6 +76,7 @@
 #include <unistd.h>
 
 #include "agentplan.h"
+#include "transport.h"
 #include "applet.h"
 #include "bindings.h"
 #include "clock.h"
@@ -951,6 +952,17 @@ static enum tristate bool_option(const char *value, const char *name)
 	return !value || parse_bool(value, name) ? TRI_ON : TRI_OFF;
 }
 
+/* Rejects an address option that vtunnel-peer would reject, so the
+ * mistake is a usage error now instead of a child failing on every restart. */
+static void check_transport(const char *text, int flags, const char *option)
+{
+	struct transport_addr addr;
+	const char *reason;
+
+	if (transport_parse(text, flags, &addr, &reason) < 0)
+		usage_error("invalid value '%s' for %s: %s", text, option, reason);
+}
+
 static void parse_native(struct agent_config *cfg, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -982,11 +994,17 @@ static void parse_native(struct agent_config *cfg, int argc, char **argv)
 		case OPT_VTUNNEL_PEER: cfg->vtunnel_peer = bool_option(optarg, "--vtunnel-peer"); break;
 		case OPT_VTUNNEL_ADDR:
 			if (agent_config_set_vtunnel_addr(cfg, optarg) < 0)
-				usage_error("invalid value '%s' for --vtunnel-addr: expected tcp:HOST:PORT, HOST:PORT or unix:PATH",
+				usage_error("invalid value '%s' for --vtunnel-addr: expected tcp:IP:PORT (IPv6 in brackets), IP:PORT, unix:PATH or vsock:CID:PORT",
 					    optarg);
 			break;
-		case OPT_VTUNNEL_UPSTREAM: cfg->vtunnel_upstream = optarg; break;
-		case OPT_VTUNNEL_HANDSHAKE: cfg->vtunnel_handshake = optarg; break;
+		case OPT_VTUNNEL_UPSTREAM:
+			check_transport(optarg, 0, "--vtunnel-upstream");
+			cfg->vtunnel_upstream = optarg;
+			break;
+		case OPT_VTUNNEL_HANDSHAKE:
+			check_transport(optarg, TRANSPORT_LISTEN, "--vtunnel-handshake");
+			cfg->vtunnel_handshake = optarg;
+			break;
 		case OPT_K8S_LISTEN_ADDR: cfg->k8s_listen_addr = optarg; break;
 		case OPT_DOCKER_SOCKET: cfg->docker_socket = optarg; break;
 		case OPT_CONTAINERD_SOCKET: cfg->containerd_socket = optarg; break;

@@ -1,5 +1,6 @@
 /* see lib/agentplan.h */
 #include "agentplan.h"
+#include "transport.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +35,8 @@ int agent_config_has_mode(const struct agent_config *cfg)
 
 int agent_config_set_vtunnel_addr(struct agent_config *cfg, const char *value)
 {
+	struct transport_addr addr;
+	const char *reason;
 	int has_scheme = !strncmp(value, "tcp:", 4) || !strncmp(value, "unix:", 5) ||
 			 !strncmp(value, "vsock:", 6);
 	int n;
@@ -43,6 +46,10 @@ int agent_config_set_vtunnel_addr(struct agent_config *cfg, const char *value)
 	n = snprintf(cfg->vtunnel_addr_buf, sizeof cfg->vtunnel_addr_buf, "%s%s",
 		     has_scheme ? "" : "tcp:", value);
 	if (n < 0 || (size_t)n >= sizeof cfg->vtunnel_addr_buf)
+		return -1;
+	/* Check it here, so a typo is a usage error of the agent rather than
+	 * a vtunnel-send child that exits 2 on every restart. */
+	if (transport_parse(cfg->vtunnel_addr_buf, 0, &addr, &reason) < 0)
 		return -1;
 	cfg->vtunnel_addr = cfg->vtunnel_addr_buf;
 	return 0;
