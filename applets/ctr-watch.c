@@ -259,15 +259,36 @@ static void set_ports(struct watcher *w, const char *ns, const char *id,
 		snprintf(c->id, sizeof c->id, "%s", id);
 		*pp = c;
 	}
-	for (size_t i = 0; i < c->count; i++)
+	/* During a snapshot the table starts empty and is written out as a
+	 * whole when the snapshot is complete (write_snapshot). */
+	for (size_t i = 0; i < c->count && !w->syncing; i++)
 		if (!port_in(&c->ports[i], ports, count))
 			emit_binding(w, PEV_DEL, c, &c->ports[i]);
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count && !w->syncing; i++)
 		if (!port_in(&ports[i], c->ports, c->count) && !port_in(&ports[i], ports, i))
 			emit_binding(w, PEV_ADD, c, &ports[i]);
 	free(c->ports);
 	c->ports = ports;
 	c->count = count;
+}
+
+/* Writes the snapshot held in the container table: "sync", an add per
+ * port, "done".  It goes out only once complete, so a daemon that fails
+ * during the snapshot leaves the consumer's bindings as they were
+ * instead of unconfirmed behind a "sync" that no "done" follows. */
+static size_t write_snapshot(struct watcher *w)
+{
+	size_t ports = 0;
+
+	emit_marker(w, PEV_SYNC);
+	for (const struct container *c = w->containers; c; c = c->next)
+		for (size_t i = 0; i < c->count; i++)
+			if (!port_in(&c->ports[i], c->ports, i)) {
+				emit_binding(w, PEV_ADD, c, &c->ports[i]);
+				ports++;
+			}
+	emit_marker(w, PEV_DONE);
+	return ports;
 }
 
 static void remove_container(struct watcher *w, const char *ns, const char *id)
@@ -547,7 +568,6 @@ static void start_snapshot(struct watcher *w)
 	w->snapshot_namespace_index = 0;
 	w->snapshot_id_count = 0;
 	w->snapshot_id_index = 0;
-	emit_marker(w, PEV_SYNC);
 	if (w->namespace_count) {
 		for (unsigned i = 0; i < w->namespace_count; i++)
 			snprintf(w->snapshot_namespaces[i], ID_MAX + 1, "%s", w->namespaces[i]);
@@ -616,9 +636,10 @@ static void advance_snapshot(struct watcher *w)
 		return;
 	}
 	w->syncing = 0;
-	emit_marker(w, PEV_DONE);
+	size_t ports = write_snapshot(w);
+
 	backoff_reset(&w->backoff);
-	info("snapshot done: %u namespaces", w->snapshot_namespace_count);
+	info("snapshot done: %zu ports in %u namespaces", ports, w->snapshot_namespace_count);
 	if (w->once) {
 		loop_stop(&w->loop, EXIT_OK);
 		return;
