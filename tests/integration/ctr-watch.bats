@@ -64,6 +64,20 @@ wait_for_line() {
 	return 1
 }
 
+# Starts ctr-watch against the scripted peer (background job PEER) that
+# listens on SOCK, and waits until the peer exits.
+watch_peer() {
+	local sock=$1 peer=$2 i
+	WATCH_OUT=$sock.out WATCH_ERR=$sock.err
+	for i in $(seq 1 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	"$RDAGENT" ctr-watch --address "$sock" >"$WATCH_OUT" 2>"$WATCH_ERR" 3>&- &
+	WATCH_PID=$!
+	wait "$peer"
+}
+
 count_lines() {
 	grep -cE -- "$1" "$WATCH_OUT" || true
 }
@@ -235,15 +249,59 @@ while n < 3:
     c.sendall(bytes([0, 0, 8, 6, 0, 0, 0, 0, 0]) + b"12345678")
     c.close()
 ' "$sock" "$count" 3>&- &
-	local peer=$!
-	WATCH_OUT=$TEST_DIR/bad.out WATCH_ERR=$TEST_DIR/bad.err
-	while [ ! -S "$sock" ]; do sleep 0.05; done
-	"$RDAGENT" ctr-watch --address "$sock" >"$WATCH_OUT" 2>"$WATCH_ERR" 3>&- &
-	WATCH_PID=$!
-	wait "$peer"
+	watch_peer "$sock" $!
 	[ "$(cat "$count")" -eq 3 ]
 	kill -0 "$WATCH_PID"
 	grep -q "HTTP/2 protocol error: server preface is not SETTINGS; reconnecting" "$WATCH_ERR"
 	# No snapshot was complete, so not even a "sync" line went out.
+	[ "$(grep -c . "$WATCH_OUT")" -eq 0 ]
+}
+
+@test "subscribes before the snapshot; a gRPC error status is logged" {
+	# A peer that records the order of the requests on the first
+	# connection, then ends the subscription (stream 1) with a
+	# trailers-only response carrying grpc-status 7 and a
+	# percent-encoded grpc-message.
+	local sock=$TEST_DIR/status.sock order=$TEST_DIR/status.order
+	python3 -c '
+import re, socket, sys
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+def frames(buf):
+    pos, out = len(PREFACE), []
+    while pos + 9 <= len(buf):
+        n = int.from_bytes(buf[pos:pos + 3], "big")
+        if pos + 9 + n > len(buf):
+            break
+        sid = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7fffffff
+        out.append((buf[pos + 3], sid, buf[pos + 9:pos + 9 + n]))
+        pos += 9 + n
+    return out
+def literal(name, value):
+    return bytes([0, len(name)]) + name + bytes([len(value)]) + value
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+c, _ = s.accept()
+buf = b""
+while len([f for f in frames(buf) if f[0] == 1]) < 2:
+    d = c.recv(65536)
+    if not d:
+        sys.exit("client closed early")
+    buf += d
+with open(sys.argv[2], "w") as out:
+    for kind, sid, payload in frames(buf):
+        if kind == 1:
+            path = re.search(rb"/containerd[.]services[.][A-Za-z0-9./]+", payload)
+            out.write("%d %s\n" % (sid, path.group().decode() if path else "?"))
+block = b"\x88" + literal(b"content-type", b"application/grpc") + literal(b"grpc-status", b"7") + \
+    literal(b"grpc-message", b"denied%20by%20test")
+c.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+c.sendall(len(block).to_bytes(3, "big") + bytes([1, 5, 0, 0, 0, 1]) + block)
+while c.recv(65536):
+    pass
+' "$sock" "$order" 3>&- &
+	watch_peer "$sock" $!
+	[ "$(sed -n 1p "$order")" = "1 /containerd.services.events.v1.Events/Subscribe" ]
+	[ "$(sed -n 2p "$order")" = "3 /containerd.services.namespaces.v1.Namespaces/List" ]
+	grep -q "lost: event stream ended: PERMISSION_DENIED (7): denied by test; reconnecting" "$WATCH_ERR"
 	[ "$(grep -c . "$WATCH_OUT")" -eq 0 ]
 }
