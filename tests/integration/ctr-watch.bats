@@ -162,6 +162,38 @@ done ctrd" ]
 	wait_for_line "^del containerd/$NS1/latefile "
 }
 
+@test "a missing network-config.json delays no other container" {
+	local slow=$TEST_DIR/state-slow
+	mkdir -p "$slow"
+	# Created ahead, so its task starts quickly after the other one's.
+	ctrx -n "$NS1" containers create --net-host --snapshotter "$CONTAINERD_SNAPSHOTTER" \
+		--label 'nerdctl/ports=[{"HostPort":18450,"ContainerPort":80,"Protocol":"tcp","HostIP":"0.0.0.0"}]' \
+		"$CONTAINERD_IMAGE" quick /bin/sleep 100000 >/dev/null
+	watch_start
+	containerd_run "$NS1" slowfile --label "nerdctl/state-dir=$slow"
+	ctrx -n "$NS1" tasks start -d quick >/dev/null
+	# quick is reported while slowfile's file is still missing; the file
+	# written afterwards is still read.
+	wait_for_line "^add containerd/$NS1/quick tcp 0.0.0.0 18450 80$"
+	echo '{"portMappings":[{"HostPort":18451,"ContainerPort":80,"Protocol":"tcp","HostIP":""}]}' > "$slow/network-config.json"
+	wait_for_line "^add containerd/$NS1/slowfile tcp 0.0.0.0 18451 80$"
+	ctrx -n "$NS1" tasks kill -s KILL quick
+	ctrx -n "$NS1" tasks kill -s KILL slowfile
+	wait_for_line "^del containerd/$NS1/quick "
+	wait_for_line "^del containerd/$NS1/slowfile "
+	# --once waits for a file written during its snapshot.
+	rm "$slow/network-config.json"
+	containerd_run "$NS1" slowonce --label "nerdctl/state-dir=$slow"
+	(sleep 1; echo '{"portMappings":[{"HostPort":18452,"ContainerPort":80,"Protocol":"udp","HostIP":""}]}' > "$slow/network-config.json") 3>&- &
+	local writer=$!
+	run --separate-stderr "$RDAGENT" ctr-watch --address "$CONTAINERD_ADDRESS" --once --namespace "$NS1"
+	wait "$writer"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"add containerd/$NS1/slowonce udp 0.0.0.0 18452 80"* ]]
+	[ "${lines[${#lines[@]}-1]}" = "done containerd" ]
+	ctrx -n "$NS1" tasks kill -s KILL slowonce
+}
+
 @test "two namespaces, and --namespace filters events" {
 	watch_start --namespace "$NS2"
 	containerd_run "$NS1" other --label 'nerdctl/ports=[{"HostPort":18500,"ContainerPort":80,"Protocol":"tcp","HostIP":"0.0.0.0"}]'
