@@ -79,6 +79,9 @@ struct container {
 	char id[ID_MAX + 1];
 	struct nerdctl_port *ports;
 	size_t count;
+	/* network-config.json still to be read, and the reads so far */
+	char *file_path;
+	unsigned file_attempts;
 };
 
 struct queued_event {
@@ -126,15 +129,11 @@ struct watcher {
 
 	/* snapshot */
 	int syncing;
+	int files_wait;    /* --once: the snapshot waits for network-config.json files */
 	char (*snapshot_namespaces)[ID_MAX + 1];
 	unsigned snapshot_namespace_count, snapshot_namespace_index;
 	char (*snapshot_ids)[ID_MAX + 1];
 	size_t snapshot_id_count, snapshot_id_cap, snapshot_id_index;
-
-	/* waiting for network-config.json */
-	int file_pending;
-	char file_path[PATH_MAX];
-	unsigned file_attempts;
 
 	struct queued_event queue[QUEUE_MAX];
 	size_t queue_head, queue_len;
@@ -154,6 +153,7 @@ static uint8_t *call_buf;
 
 static void disconnect(struct watcher *w, const char *why);
 static void advance(struct watcher *w);
+static void advance_snapshot(struct watcher *w);
 static void flush_output(struct watcher *w);
 static void process_queue(struct watcher *w);
 
@@ -223,6 +223,7 @@ static void free_containers(struct watcher *w)
 
 		w->containers = c->next;
 		free(c->ports);
+		free(c->file_path);
 		free(c);
 	}
 }
@@ -242,8 +243,9 @@ static int port_in(const struct nerdctl_port *p, const struct nerdctl_port *set,
 }
 
 /* Records ports (taking ownership) for a running container and emits the
- * difference to what was emitted for it before. */
-static void set_ports(struct watcher *w, const char *ns, const char *id,
+ * difference to what was emitted for it before.  Returns the container,
+ * or NULL when out of memory. */
+static struct container *set_ports(struct watcher *w, const char *ns, const char *id,
 		      struct nerdctl_port *ports, size_t count)
 {
 	struct container **pp = find_container(w, ns, id);
@@ -254,21 +256,43 @@ static void set_ports(struct watcher *w, const char *ns, const char *id,
 		if (!c) {
 			error("out of memory recording container %s in namespace %s; its ports are not reported", id, ns);
 			free(ports);
-			return;
+			return NULL;
 		}
 		snprintf(c->ns, sizeof c->ns, "%s", ns);
 		snprintf(c->id, sizeof c->id, "%s", id);
 		*pp = c;
 	}
-	for (size_t i = 0; i < c->count; i++)
+	/* During a snapshot the table starts empty and is written out as a
+	 * whole when the snapshot is complete (write_snapshot). */
+	for (size_t i = 0; i < c->count && !w->syncing; i++)
 		if (!port_in(&c->ports[i], ports, count))
 			emit_binding(w, PEV_DEL, c, &c->ports[i]);
-	for (size_t i = 0; i < count; i++)
+	for (size_t i = 0; i < count && !w->syncing; i++)
 		if (!port_in(&ports[i], c->ports, c->count) && !port_in(&ports[i], ports, i))
 			emit_binding(w, PEV_ADD, c, &ports[i]);
 	free(c->ports);
 	c->ports = ports;
 	c->count = count;
+	return c;
+}
+
+/* Writes the snapshot held in the container table: "sync", an add per
+ * port, "done".  It goes out only once complete, so a daemon that fails
+ * during the snapshot leaves the consumer's bindings as they were
+ * instead of unconfirmed behind a "sync" that no "done" follows. */
+static size_t write_snapshot(struct watcher *w)
+{
+	size_t ports = 0;
+
+	emit_marker(w, PEV_SYNC);
+	for (const struct container *c = w->containers; c; c = c->next)
+		for (size_t i = 0; i < c->count; i++)
+			if (!port_in(&c->ports[i], c->ports, i)) {
+				emit_binding(w, PEV_ADD, c, &c->ports[i]);
+				ports++;
+			}
+	emit_marker(w, PEV_DONE);
+	return ports;
 }
 
 static void remove_container(struct watcher *w, const char *ns, const char *id)
@@ -283,6 +307,7 @@ static void remove_container(struct watcher *w, const char *ns, const char *id)
 		emit_binding(w, PEV_DEL, c, &c->ports[i]);
 	*pp = c->next;
 	free(c->ports);
+	free(c->file_path);
 	free(c);
 }
 
@@ -326,14 +351,14 @@ static struct nerdctl_port *parse_ports(const char *ns, const char *id, const ch
 
 /* Reads network-config.json.  Returns 0 with the ports, -ENOENT when it
  * does not exist yet, or another -errno after logging. */
-static int read_network_config(struct watcher *w, const char *ns, const char *id,
+static int read_network_config(const char *path, const char *ns, const char *id,
 			       struct nerdctl_port **ports, size_t *count)
 {
 	char *text;
 	struct stat st;
 	ssize_t n;
 	size_t len = 0;
-	int fd = open(w->file_path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	*ports = NULL;
 	*count = 0;
@@ -341,19 +366,19 @@ static int read_network_config(struct watcher *w, const char *ns, const char *id
 		if (errno == ENOENT)
 			return -ENOENT;
 		log_errno(LOG_ERROR, errno, "container %s in namespace %s: open %s failed; no ports reported for it",
-			  id, ns, w->file_path);
+			  id, ns, path);
 		return -errno;
 	}
 	if (fstat(fd, &st) < 0 || st.st_size > NETWORK_CONFIG_MAX) {
 		error("container %s in namespace %s: %s is larger than %u bytes or unreadable; no ports reported for it",
-		      id, ns, w->file_path, NETWORK_CONFIG_MAX);
+		      id, ns, path, NETWORK_CONFIG_MAX);
 		close(fd);
 		return -EFBIG;
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (!text) {
 		close(fd);
-		error("out of memory reading %s", w->file_path);
+		error("out of memory reading %s", path);
 		return -ENOMEM;
 	}
 	while (len < (size_t)st.st_size && (n = safe_read(fd, text + len, (size_t)st.st_size - len)) > 0)
@@ -364,49 +389,76 @@ static int read_network_config(struct watcher *w, const char *ns, const char *id
 		free(text);
 		return -ENOENT;
 	}
-	*ports = parse_ports(ns, id, w->file_path, text, len, NERDCTL_NETWORK_CONFIG_FILE, count);
+	*ports = parse_ports(ns, id, path, text, len, NERDCTL_NETWORK_CONFIG_FILE, count);
 	free(text);
 	return 0;
 }
 
-static void file_retry(struct loop *loop, struct loop_timer *timer);
-
-/* Finishes a Containers/Get: applies the ports, or waits for
- * network-config.json.  Returns 1 when it must wait. */
-static int resolve_file_ports(struct watcher *w)
-{
-	struct nerdctl_port *ports;
-	size_t count;
-	int err = read_network_config(w, w->call.ns, w->call.id, &ports, &count);
-
-	if (err == -ENOENT && ++w->file_attempts < NETWORK_CONFIG_RETRIES) {
-		w->file_pending = 1;
-		loop_timer_start(&w->loop, &w->file_timer, NETWORK_CONFIG_RETRY_MS, file_retry, w);
-		return 1;
-	}
-	if (err == -ENOENT)
-		warn("container %s in namespace %s: %s does not exist after %u ms; no ports reported for it",
-		     w->call.id, w->call.ns, w->file_path, NETWORK_CONFIG_RETRY_MS * NETWORK_CONFIG_RETRIES);
-	w->file_pending = 0;
-	set_ports(w, w->call.ns, w->call.id, ports, count);
-	return 0;
-}
-
+/* Reads network-config.json again for every container still waiting for
+ * it.  The waits run beside the event queue, so a container whose file
+ * never appears (nerdctl before 2.1.3 without -p sets nerdctl/state-dir
+ * but writes no such file) delays no other event. */
 static void file_retry(struct loop *loop, struct loop_timer *timer)
 {
 	struct watcher *w = timer->ctx;
+	int waiting = 0;
 
-	if (!w->file_pending)
-		return;
-	if (!resolve_file_ports(w))
-		advance(w);
+	for (struct container *c = w->containers; c; c = c->next) {
+		struct nerdctl_port *ports;
+		size_t count;
+		int err;
+
+		if (!c->file_path)
+			continue;
+		err = read_network_config(c->file_path, c->ns, c->id, &ports, &count);
+		if (err == -ENOENT && ++c->file_attempts < NETWORK_CONFIG_RETRIES) {
+			waiting = 1;
+			continue;
+		}
+		if (err == -ENOENT)
+			warn("container %s in namespace %s: %s does not exist after %u ms; no ports reported for it",
+			     c->id, c->ns, c->file_path, NETWORK_CONFIG_RETRY_MS * NETWORK_CONFIG_RETRIES);
+		free(c->file_path);
+		c->file_path = NULL;
+		set_ports(w, c->ns, c->id, ports, count);
+	}
+	if (waiting) {
+		loop_timer_start(loop, timer, NETWORK_CONFIG_RETRY_MS, file_retry, w);
+	} else if (w->files_wait) {
+		w->files_wait = 0;
+		advance_snapshot(w);
+	}
 	flush_output(w);
 }
 
-/* Applies a GetContainerResponse; returns 1 when waiting for a file. */
-static int handle_container(struct watcher *w, const uint8_t *msg, size_t len)
+/* Applies the ports in network-config.json at PATH, or, while it does not
+ * exist yet, records the container without ports and retries in the
+ * background. */
+static void resolve_file_ports(struct watcher *w, const char *path)
 {
+	struct nerdctl_port *ports;
+	size_t count;
+	struct container *c;
+	int err = read_network_config(path, w->call.ns, w->call.id, &ports, &count);
+
+	c = set_ports(w, w->call.ns, w->call.id, ports, count);
+	if (!c || err != -ENOENT)
+		return;
+	c->file_path = strdup(path);
+	c->file_attempts = 1;
+	if (!c->file_path)
+		error("out of memory recording %s; no ports reported for container %s in namespace %s",
+		      path, w->call.id, w->call.ns);
+	else if (!w->file_timer.armed)
+		loop_timer_start(&w->loop, &w->file_timer, NETWORK_CONFIG_RETRY_MS, file_retry, w);
+}
+
+/* Applies a GetContainerResponse. */
+static void handle_container(struct watcher *w, const uint8_t *msg, size_t len)
+{
+	char path[PATH_MAX];
 	struct ctrd_container c;
+	struct container *known;
 	struct nerdctl_port *ports;
 	size_t count;
 	int err = ctrd_parse_get_container(msg, len, &c);
@@ -414,29 +466,34 @@ static int handle_container(struct watcher *w, const uint8_t *msg, size_t len)
 	if (err) {
 		error("container %s in namespace %s: invalid GetContainerResponse: %s; skipped",
 		      w->call.id, w->call.ns, ctrd_strerror(err));
-		return 0;
+		return;
+	}
+	/* This answer replaces any wait for network-config.json. */
+	known = *find_container(w, w->call.ns, w->call.id);
+	if (known) {
+		free(known->file_path);
+		known->file_path = NULL;
 	}
 	if (c.ports) {
 		ports = parse_ports(w->call.ns, w->call.id, "label nerdctl/ports", c.ports, c.ports_len,
 				    NERDCTL_LABEL, &count);
 		set_ports(w, w->call.ns, w->call.id, ports, count);
-		return 0;
+		return;
 	}
 	if (c.state_dir && c.state_dir_len) {
-		if ((size_t)snprintf(w->file_path, sizeof w->file_path, "%.*s/%s", (int)c.state_dir_len,
-				     c.state_dir, NERDCTL_NETWORK_CONFIG) >= sizeof w->file_path) {
+		if ((size_t)snprintf(path, sizeof path, "%.*s/%s", (int)c.state_dir_len,
+				     c.state_dir, NERDCTL_NETWORK_CONFIG) >= sizeof path) {
 			error("container %s in namespace %s: label nerdctl/state-dir is too long; no ports reported for it",
 			      w->call.id, w->call.ns);
 			set_ports(w, w->call.ns, w->call.id, NULL, 0);
-			return 0;
+			return;
 		}
-		w->file_attempts = 0;
-		return resolve_file_ports(w);
+		resolve_file_ports(w, path);
+		return;
 	}
 	/* No port data at all: pod sandboxes, BuildKit workers.  Recorded
 	 * as running, so a later label update is still noticed. */
 	set_ports(w, w->call.ns, w->call.id, NULL, 0);
-	return 0;
 }
 
 /* Calls ------------------------------------------------------------- */
@@ -548,7 +605,6 @@ static void start_snapshot(struct watcher *w)
 	w->snapshot_namespace_index = 0;
 	w->snapshot_id_count = 0;
 	w->snapshot_id_index = 0;
-	emit_marker(w, PEV_SYNC);
 	if (w->namespace_count) {
 		for (unsigned i = 0; i < w->namespace_count; i++)
 			snprintf(w->snapshot_namespaces[i], ID_MAX + 1, "%s", w->namespaces[i]);
@@ -616,10 +672,16 @@ static void advance_snapshot(struct watcher *w)
 		start_call(w, CALL_TASKS, w->snapshot_namespaces[w->snapshot_namespace_index++], NULL);
 		return;
 	}
+	/* --once reports no later events, so it waits for the files here. */
+	if (w->once && w->file_timer.armed) {
+		w->files_wait = 1;
+		return;
+	}
 	w->syncing = 0;
-	emit_marker(w, PEV_DONE);
+	size_t ports = write_snapshot(w);
+
 	backoff_reset(&w->backoff);
-	info("snapshot done: %u namespaces", w->snapshot_namespace_count);
+	info("snapshot done: %zu ports in %u namespaces", ports, w->snapshot_namespace_count);
 	if (w->once) {
 		loop_stop(&w->loop, EXIT_OK);
 		return;
@@ -727,7 +789,7 @@ static void process_queue(struct watcher *w)
 	}
 }
 
-/* Moves on after a call or a file wait finished. */
+/* Moves on after a call finished. */
 static void advance(struct watcher *w)
 {
 	if (!w->connected)
@@ -756,7 +818,6 @@ static void advance(struct watcher *w)
 static void finish_call(struct watcher *w)
 {
 	struct unary_call *call = &w->call;
-	int wait = 0;
 
 	loop_timer_stop(&w->loop, &w->call_timer);
 	call->stream = 0;
@@ -797,7 +858,7 @@ static void finish_call(struct watcher *w)
 		err = ctrd_parse_tasks(call_buf, call->message_len, on_task, w);
 		break;
 	case CALL_CONTAINER:
-		wait = handle_container(w, call_buf, call->message_len);
+		handle_container(w, call_buf, call->message_len);
 		break;
 	default:
 		break;
@@ -809,8 +870,7 @@ static void finish_call(struct watcher *w)
 		disconnect(w, why);
 		return;
 	}
-	if (!wait)
-		advance(w);
+	advance(w);
 }
 
 static int on_call_message(void *ctx, const uint8_t *msg, size_t len)
@@ -1021,13 +1081,13 @@ static void disconnect(struct watcher *w, const char *why)
 	w->fd = -1;
 	loop_timer_stop(&w->loop, &w->call_timer);
 	loop_timer_stop(&w->loop, &w->file_timer);
-	w->file_pending = 0;
 	w->call.stream = 0;
 	w->subscribe_stream = 0;
 	w->busy = 0;
 	w->queue_len = 0;
 	w->queue_overflow = 0;
 	w->syncing = 0;
+	w->files_wait = 0;
 	if (w->once) {
 		error("connection to containerd at %s lost: %s", w->address, why);
 		loop_stop(&w->loop, EXIT_FAIL);

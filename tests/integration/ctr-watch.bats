@@ -64,6 +64,20 @@ wait_for_line() {
 	return 1
 }
 
+# Starts ctr-watch against the scripted peer (background job PEER) that
+# listens on SOCK, and waits until the peer exits.
+watch_peer() {
+	local sock=$1 peer=$2 i
+	WATCH_OUT=$sock.out WATCH_ERR=$sock.err
+	for i in $(seq 1 100); do
+		[ -S "$sock" ] && break
+		sleep 0.05
+	done
+	"$RDAGENT" ctr-watch --address "$sock" >"$WATCH_OUT" 2>"$WATCH_ERR" 3>&- &
+	WATCH_PID=$!
+	wait "$peer"
+}
+
 count_lines() {
 	grep -cE -- "$1" "$WATCH_OUT" || true
 }
@@ -146,6 +160,38 @@ done ctrd" ]
 	ctrx -n "$NS1" tasks kill -s KILL latefile
 	wait_for_line "^del containerd/$NS1/newstyle " 2
 	wait_for_line "^del containerd/$NS1/latefile "
+}
+
+@test "a missing network-config.json delays no other container" {
+	local slow=$TEST_DIR/state-slow
+	mkdir -p "$slow"
+	# Created ahead, so its task starts quickly after the other one's.
+	ctrx -n "$NS1" containers create --net-host --snapshotter "$CONTAINERD_SNAPSHOTTER" \
+		--label 'nerdctl/ports=[{"HostPort":18450,"ContainerPort":80,"Protocol":"tcp","HostIP":"0.0.0.0"}]' \
+		"$CONTAINERD_IMAGE" quick /bin/sleep 100000 >/dev/null
+	watch_start
+	containerd_run "$NS1" slowfile --label "nerdctl/state-dir=$slow"
+	ctrx -n "$NS1" tasks start -d quick >/dev/null
+	# quick is reported while slowfile's file is still missing; the file
+	# written afterwards is still read.
+	wait_for_line "^add containerd/$NS1/quick tcp 0.0.0.0 18450 80$"
+	echo '{"portMappings":[{"HostPort":18451,"ContainerPort":80,"Protocol":"tcp","HostIP":""}]}' > "$slow/network-config.json"
+	wait_for_line "^add containerd/$NS1/slowfile tcp 0.0.0.0 18451 80$"
+	ctrx -n "$NS1" tasks kill -s KILL quick
+	ctrx -n "$NS1" tasks kill -s KILL slowfile
+	wait_for_line "^del containerd/$NS1/quick "
+	wait_for_line "^del containerd/$NS1/slowfile "
+	# --once waits for a file written during its snapshot.
+	rm "$slow/network-config.json"
+	containerd_run "$NS1" slowonce --label "nerdctl/state-dir=$slow"
+	(sleep 1; echo '{"portMappings":[{"HostPort":18452,"ContainerPort":80,"Protocol":"udp","HostIP":""}]}' > "$slow/network-config.json") 3>&- &
+	local writer=$!
+	run --separate-stderr "$RDAGENT" ctr-watch --address "$CONTAINERD_ADDRESS" --once --namespace "$NS1"
+	wait "$writer"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"add containerd/$NS1/slowonce udp 0.0.0.0 18452 80"* ]]
+	[ "${lines[${#lines[@]}-1]}" = "done containerd" ]
+	ctrx -n "$NS1" tasks kill -s KILL slowonce
 }
 
 @test "two namespaces, and --namespace filters events" {
@@ -235,14 +281,59 @@ while n < 3:
     c.sendall(bytes([0, 0, 8, 6, 0, 0, 0, 0, 0]) + b"12345678")
     c.close()
 ' "$sock" "$count" 3>&- &
-	local peer=$!
-	WATCH_OUT=$TEST_DIR/bad.out WATCH_ERR=$TEST_DIR/bad.err
-	while [ ! -S "$sock" ]; do sleep 0.05; done
-	"$RDAGENT" ctr-watch --address "$sock" >"$WATCH_OUT" 2>"$WATCH_ERR" 3>&- &
-	WATCH_PID=$!
-	wait "$peer"
+	watch_peer "$sock" $!
 	[ "$(cat "$count")" -eq 3 ]
 	kill -0 "$WATCH_PID"
 	grep -q "HTTP/2 protocol error: server preface is not SETTINGS; reconnecting" "$WATCH_ERR"
-	[ "$(grep -c '^add ' "$WATCH_OUT")" -eq 0 ]
+	# No snapshot was complete, so not even a "sync" line went out.
+	[ "$(grep -c . "$WATCH_OUT")" -eq 0 ]
+}
+
+@test "subscribes before the snapshot; a gRPC error status is logged" {
+	# A peer that records the order of the requests on the first
+	# connection, then ends the subscription (stream 1) with a
+	# trailers-only response carrying grpc-status 7 and a
+	# percent-encoded grpc-message.
+	local sock=$TEST_DIR/status.sock order=$TEST_DIR/status.order
+	python3 -c '
+import re, socket, sys
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+def frames(buf):
+    pos, out = len(PREFACE), []
+    while pos + 9 <= len(buf):
+        n = int.from_bytes(buf[pos:pos + 3], "big")
+        if pos + 9 + n > len(buf):
+            break
+        sid = int.from_bytes(buf[pos + 5:pos + 9], "big") & 0x7fffffff
+        out.append((buf[pos + 3], sid, buf[pos + 9:pos + 9 + n]))
+        pos += 9 + n
+    return out
+def literal(name, value):
+    return bytes([0, len(name)]) + name + bytes([len(value)]) + value
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+c, _ = s.accept()
+buf = b""
+while len([f for f in frames(buf) if f[0] == 1]) < 2:
+    d = c.recv(65536)
+    if not d:
+        sys.exit("client closed early")
+    buf += d
+with open(sys.argv[2], "w") as out:
+    for kind, sid, payload in frames(buf):
+        if kind == 1:
+            path = re.search(rb"/containerd[.]services[.][A-Za-z0-9./]+", payload)
+            out.write("%d %s\n" % (sid, path.group().decode() if path else "?"))
+block = b"\x88" + literal(b"content-type", b"application/grpc") + literal(b"grpc-status", b"7") + \
+    literal(b"grpc-message", b"denied%20by%20test")
+c.sendall(bytes([0, 0, 0, 4, 0, 0, 0, 0, 0]))
+c.sendall(len(block).to_bytes(3, "big") + bytes([1, 5, 0, 0, 0, 1]) + block)
+while c.recv(65536):
+    pass
+' "$sock" "$order" 3>&- &
+	watch_peer "$sock" $!
+	[ "$(sed -n 1p "$order")" = "1 /containerd.services.events.v1.Events/Subscribe" ]
+	[ "$(sed -n 2p "$order")" = "3 /containerd.services.namespaces.v1.Namespaces/List" ]
+	grep -q "lost: event stream ended: PERMISSION_DENIED (7): denied by test; reconnecting" "$WATCH_ERR"
+	[ "$(grep -c . "$WATCH_OUT")" -eq 0 ]
 }

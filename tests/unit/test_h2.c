@@ -332,20 +332,23 @@ static void test_receive_window_reopened(void **state)
 {
 	static uint8_t buf[9 + H2_FRAME_MAX];
 	static uint8_t payload[H2_FRAME_MAX];
-	size_t updates = 0;
+	size_t updates[2] = { 0, 0 };   /* connection, stream 1 */
 
 	assert_int_equal(feed_frames(NULL, 0), 0);
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0; i < 300; i++) {
 		size_t n = frame(buf, H2_DATA, 0, 1, payload, sizeof payload);
 
 		assert_int_equal(h2_feed(&conn, buf, n, record, &logs[1]), 0);
 		for (size_t k = 0; k + 13 <= conn.out_len; k += 9 + ((size_t)conn.out[k + 1] << 8 | conn.out[k + 2]))
-			updates += conn.out[k + 3] == H2_WINDOW_UPDATE;
+			if (conn.out[k + 3] == H2_WINDOW_UPDATE)
+				updates[conn.out[k + 8] == 1]++;
 		conn.out_len = 0;
 	}
-	/* 200 * 16 KiB = 3.2 MiB on stream 1: 12 stream updates (every 256
-	 * KiB) and none yet for the connection (every 4 MiB). */
-	assert_int_equal(updates, 12);
+	/* 300 * 16 KiB = 4.7 MiB on stream 1, more than its 1 MiB window
+	 * and than the default 64 KiB: 18 stream updates (every 256 KiB)
+	 * and one for the connection (every 4 MiB). */
+	assert_int_equal(updates[1], 18);
+	assert_int_equal(updates[0], 1);
 	assert_int_equal(logs[1].resets, 0);
 }
 
