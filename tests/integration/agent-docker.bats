@@ -220,7 +220,8 @@ start_with_peer() {
 	local sink_line peer_line
 	sink_line=$(grep -n "vtunnel-send (pid [0-9]*) exited" "$AGENT_LOG" | cut -d: -f1)
 	peer_line=$(grep -n "vtunnel-peer (pid [0-9]*) \(exited\|killed\)" "$AGENT_LOG" | cut -d: -f1)
-	[ -n "$sink_line" ] && [ -n "$peer_line" ]
+	[ -n "$sink_line" ]
+	[ -n "$peer_line" ]
 	[ "$sink_line" -lt "$peer_line" ]
 }
 

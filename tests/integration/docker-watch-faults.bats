@@ -4,6 +4,7 @@
 # json-seq events, and injects faults a real daemon does not send.  The
 # stand-in listens on a private unix socket; nothing touches the network.
 
+load helpers/common
 load helpers/docker-watch
 
 FIXTURES=$BATS_TEST_DIRNAME/../fixtures/docker-watch
@@ -56,7 +57,7 @@ fake_start() {
 	dw_no_repeats "$DW_OUT"
 	# The daemon's 1.53 is capped at the newest version docker-watch knows.
 	grep -q '^/v1.52/events?filters=' "$SOCK.requests"
-	! grep -q '^/v1.53/' "$SOCK.requests"
+	not grep -q '^/v1.53/' "$SOCK.requests"
 }
 
 @test "events during the snapshot are applied to it" {
@@ -66,7 +67,7 @@ fake_start() {
 	# web's inspect said running, but its die and stop came first: the
 	# response is stale and web is not in the snapshot.
 	grep -q "dropping a stale inspect of container ${WEB:0:12}" "$DW_ERR"
-	! sed -n '/^sync/,/^done/p' "$DW_OUT" | grep -q "docker/$WEB"
+	not grep -q "docker/$WEB" < <(sed -n '/^sync/,/^done/p' "$DW_OUT")
 	[ "$(sed -n '/^sync/,/^done/p' "$DW_OUT" | grep -c "^add docker/$LOOPER ")" -eq 2 ]
 	# v6 started after the list was made: it comes from its event.
 	dw_wait_count 3 "^add docker/$V6 "
@@ -114,8 +115,8 @@ fake_start() {
 		sleep 0.1
 	done
 	grep -q "response to an inspect is larger than 4194304 bytes; reconnecting" "$DW_ERR"
-	! grep -q '^add ' "$DW_OUT"
-	! grep -q '^done ' "$DW_OUT"
+	not grep -q '^add ' "$DW_OUT"
+	not grep -q '^done ' "$DW_OUT"
 	kill -0 "$DW_PID"
 }
 
@@ -149,6 +150,6 @@ fake_start() {
 	done
 	grep -q "the Docker daemon speaks API 1.39; docker-watch needs 1.40 or later" "$DW_ERR"
 	[ "$(grep -c '^/_ping$' "$SOCK.requests")" -ge 2 ]
-	! grep -q '/events' "$SOCK.requests"
+	not grep -q '/events' "$SOCK.requests"
 	[ ! -s "$DW_OUT" ]
 }

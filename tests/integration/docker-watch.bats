@@ -3,6 +3,7 @@
 # network namespace of its own with private paths; the image is built by
 # "docker import" from busybox-static, so no registry is needed.
 
+load helpers/common
 load helpers/docker
 load helpers/docker-watch
 
@@ -45,7 +46,7 @@ run_container() {
 	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp 0.0.0.0 8080 80 target_ip=$ip"
 	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp :: 8080 80 target_ip=$ip6"
 	printf '%s\n' "${lines[@]}" | grep -qx "add docker/$a tcp 127.0.0.1 9090 80 target_ip=$ip"
-	! printf '%s\n' "${lines[@]}" | grep -q "$b"
+	not grep -q "$b" <<< "$output"
 }
 
 @test "once: DOCKER_HOST and --source" {
@@ -111,7 +112,8 @@ run_container() {
 	a=$(d run -d -P --expose 81 -p 80 "$DOCKER_IMAGE" sleep 1000)
 	p80=$(d port "$a" 80/tcp | sed -n 's/^0\.0\.0\.0://p')
 	p81=$(d port "$a" 81/tcp | sed -n 's/^0\.0\.0\.0://p')
-	[ -n "$p80" ] && [ -n "$p81" ]
+	[ -n "$p80" ]
+	[ -n "$p81" ]
 	dw_wait_line "^add docker/$a tcp 0.0.0.0 $p80 80 "
 	dw_wait_line "^add docker/$a tcp 0.0.0.0 $p81 81 "
 }
@@ -215,7 +217,7 @@ run_container() {
 	done
 	run dw_state "$DW_OUT"
 	printf '%s\n' "${lines[@]}" | grep -q "^docker/$a tcp 0.0.0.0 8087 80$"
-	! printf '%s\n' "${lines[@]}" | grep -q "docker/$b"
+	not grep -q "docker/$b" <<< "$output"
 	grep -q "reconnecting" "$DW_ERR"
 	kill -0 "$DW_PID"
 	dw_no_repeats "$DW_OUT"
@@ -237,7 +239,7 @@ run_container() {
 	DOCKER_DAEMON_ARGS=--live-restore docker_daemon_start
 	dw_wait_count 2 '^done docker$' 60
 	for i in $(seq 1 100); do
-		! dw_state "$DW_OUT" | grep -q "docker/$b" && break
+		dw_state "$DW_OUT" | grep -q "docker/$b" || break
 		sleep 0.1
 	done
 	run dw_state "$DW_OUT"
@@ -245,7 +247,7 @@ run_container() {
 	[[ "${lines[0]}" == "docker/$a tcp "* ]]
 	[[ "${lines[1]}" == "docker/$a tcp "* ]]
 	# The running container was never withdrawn.
-	! grep -q "^del docker/$a " "$DW_OUT"
+	not grep -q "^del docker/$a " "$DW_OUT"
 	d rm -f "$a" "$b" >/dev/null
 	docker_daemon_stop
 	docker_daemon_start

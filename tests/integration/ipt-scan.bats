@@ -4,6 +4,7 @@
 # iptables-legacy, ip6tables, nft or the CNI portmap plugin, and runs
 # ipt-scan inside that namespace.
 
+load helpers/common
 load helpers/ipt-scan
 bats_require_minimum_version 1.5.0
 
@@ -108,7 +109,7 @@ EOF
 	in_ns nft delete table ip cni_hostport
 	wait_for_line '^del iptables/cni_hostport/4567ef tcp 0.0.0.0 9093 93 target_ip=10.4.0.11$'
 	wait_for_line '^del iptables/cni_hostport/0123abcd udp 127.0.0.1 9091 91 target_ip=10.4.0.9$'
-	! grep -q '^del .* 9092 ' "$DIR/out"
+	not grep -q '^del .* 9092 ' "$DIR/out"
 }
 
 @test "nft and legacy rules in one namespace" {
@@ -121,7 +122,7 @@ EOF
 	wait_for_line '^add iptables/CNI-DN-legacy tcp 0.0.0.0 8083 83 target_ip=10.4.0.8$'
 	in_ns iptables -t nat -A CNI-DN-nft -p tcp -m tcp --dport 8084 -j DNAT --to-destination 10.4.0.7:84
 	wait_for_line '^add iptables/CNI-DN-nft tcp 0.0.0.0 8084 84 target_ip=10.4.0.7$'
-	! grep -q '^del ' "$DIR/out"
+	not grep -q '^del ' "$DIR/out"
 }
 
 @test "auto mode polls a legacy-only namespace" {
@@ -144,7 +145,7 @@ EOF
 	grep -qx 'add iptables/CNI-DN-live tcp 0.0.0.0 8081 80 target_ip=10.4.0.8' "$DIR/out"
 	in_ns iptables -t nat -F CNI-DN-dead
 	wait_for_line '^del iptables/CNI-DN-dead tcp 0.0.0.0 8081 80 target_ip=10.4.0.7$'
-	! grep -q '^del iptables/CNI-DN-live' "$DIR/out"
+	not grep -q '^del iptables/CNI-DN-live' "$DIR/out"
 }
 
 @test "real portmap plugin on a veth pair" {
@@ -235,8 +236,8 @@ EOF
 	# Later changes still get through, and the failed scans withdrew nothing.
 	in_ns iptables -t nat -A CNI-DN-bad -p tcp -m tcp --dport 8098 -j DNAT --to-destination 10.4.0.9:98
 	wait_for_line '^add iptables/CNI-DN-bad tcp 0.0.0.0 8098 98 target_ip=10.4.0.9$'
-	! grep -q ' 8099 ' "$DIR/out"
-	! grep -q '^del ' "$DIR/out"
+	not grep -q ' 8099 ' "$DIR/out"
+	not grep -q '^del ' "$DIR/out"
 	grep -qx 'add iptables/CNI-DN-good tcp 0.0.0.0 8081 80 target_ip=10.4.0.7' "$DIR/out"
 }
 
@@ -271,7 +272,7 @@ EOF
 	[ "${lines[0]}" = "sync iptables" ]
 	echo "$output" | grep -qx 'add iptables/CNI-DN-file tcp 127.0.0.1 8081 80 target_ip=10.4.0.7'
 	echo "$output" | grep -qx 'add iptables/CNI-DN-file udp 0.0.0.0 7001 - target_ip=10.4.0.7'
-	! echo "$output" | grep -q ' 7002 '
+	not grep -q ' 7002 ' <<< "$output"
 	echo "$stderr" | grep -q "line 4: unexpected word where an option was expected; skipping it"
 	echo "$stderr" | grep -q "port range 7000-7004 has more than 2 ports"
 	run sh -c "'$RDAGENT' ipt-scan --from-file - < '$DIR/saved' 2>/dev/null"

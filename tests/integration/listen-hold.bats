@@ -2,6 +2,7 @@
 # listen-hold against real sockets on loopback and in a private network
 # namespace.  Clients are python3; ports are random and checked free.
 
+load helpers/common
 load helpers/listen-hold
 
 setup_file() {
@@ -196,7 +197,7 @@ print(s.recv(64).decode().strip())
 	wait_until log_has "tcp 0.0.0.0:$PORT: another process listens on 127.0.0.1"
 	wait_until log_has "tcp 127.0.0.1:$PORT: another process listens on 127.0.0.1"
 	# Reported at info level, not as an error.
-	! grep -q "error:" "$LH_LOG"
+	not grep -q "error:" "$LH_LOG"
 	[ "$(tcp_greeting 127.0.0.1 "$PORT")" = other ]
 	[ "$(tcp_listeners "$PORT")" = "127.0.0.1:$PORT" ]
 	kill "$OTHER_PID"
@@ -226,7 +227,7 @@ time.sleep(60)
 	lh_start --recheck 1
 	lh_send "add docker/a tcp 127.0.0.1 $PORT 80"
 	wait_until log_has "info: tcp 127.0.0.1:$PORT: bind reports the address in use"
-	! grep -q "error:" "$LH_LOG"
+	not grep -q "error:" "$LH_LOG"
 	tcp_refused 127.0.0.1 "$PORT"
 	kill "$OTHER_PID"
 	wait "$OTHER_PID" || true

@@ -4,6 +4,8 @@
 
 bats_require_minimum_version 1.5.0
 
+load helpers/common
+
 RDAGENT=$(readlink -f "$BATS_TEST_DIRNAME/../../out/rdagent")
 
 setup() {
@@ -46,7 +48,8 @@ setup() {
 	run "$RDAGENT" --install "$DIR"
 	[ "$status" -eq 0 ]
 	for name in $("$RDAGENT" --list); do
-		[ -f "$DIR/$name" ] && [ ! -L "$DIR/$name" ]
+		[ -f "$DIR/$name" ]
+		[ ! -L "$DIR/$name" ]
 		[ "$(stat -c %i "$DIR/$name")" = "$(stat -c %i "$RDAGENT")" ]
 	done
 	# Running it again replaces its own links.
@@ -242,7 +245,8 @@ log_events() {
 	# UTC, not the local time of TZ (5:30 ahead).
 	stamp=$(head -n 1 "$BATS_TEST_TMPDIR/log" | cut -d' ' -f1)
 	stamp=$(date -u -d "${stamp%.*}Z" +%s)
-	[ "$stamp" -ge "$before" ] && [ "$stamp" -le "$after" ]
+	[ "$stamp" -ge "$before" ]
+	[ "$stamp" -le "$after" ]
 }
 
 @test "log lines on a terminal have no timestamp" {
@@ -258,10 +262,10 @@ log_events() {
 	done
 	grep -q 'debug: sctp 127.0.0.1:9: owner t/a removed' "$log.debug"
 	grep -q 'info: started' "$log.debug"
-	! grep -q 'debug:' "$log.info"
+	not grep -q 'debug:' "$log.info"
 	grep -q 'info: started' "$log.info"
 	grep -q 'warn: input line 3: rejected' "$log.info"
-	! grep -q 'info:' "$log.warn"
+	not grep -q 'info:' "$log.warn"
 	grep -q 'warn: input line 3: rejected' "$log.warn"
 	[ ! -s "$log.error" ]
 
@@ -276,5 +280,5 @@ log_events() {
 	log_events | RDAGENT_LOG=loud "$RDAGENT" listen-hold 2>"$log.bad"
 	[ "$(grep -c "invalid RDAGENT_LOG value 'loud'" "$log.bad")" -eq 1 ]
 	grep -q 'info: started' "$log.bad"
-	! grep -q 'debug:' "$log.bad"
+	not grep -q 'debug:' "$log.bad"
 }

@@ -6,6 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 
+load helpers/common
 load helpers/nodeport-watch
 
 setup_file() {
@@ -576,7 +577,7 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	npw_ctl "$CTL" POST /ctl/apply "$T/big.json" > /dev/null
 	apply default small NodePort "TCP:84:30084"
 	npw_wait_line "$T/out" 'add kubernetes/default/small tcp 0.0.0.0 30084 84'
-	! grep -q huge "$T/out"
+	not grep -q huge "$T/out"
 	grep -q 'watch frame skipped (larger than 524288 bytes)' "$T/err"
 	kill -0 "$APPLET_PID"
 	# In a list, the items around the oversized one still count.
@@ -620,7 +621,7 @@ json.dump(big, open(sys.argv[1], "w"))' "$T/big.json"
 	for _ in $(seq 100); do [ "$(npw_count "$T/out" '^done')" -eq 2 ] && break; sleep 0.05; done
 	[ "$(npw_count "$T/out" '^sync')" -eq 2 ]
 	awk '/^sync/ { n++ } n == 2' "$T/out" > "$T/second"
-	! grep -q 'default/web' "$T/second"
+	not grep -q 'default/web' "$T/second"
 	grep -q 'kube-system/traefik' "$T/second"
 	grep -q "kubeconfig $T/kc loaded; listing services" "$T/err"
 }

@@ -20,7 +20,10 @@
 #   del_dnat CHAIN PORT
 #   listening ADDR PORT       a TCP listener exists in $NS
 #   wait_until CMD...         retry CMD for up to 30 s
-#   not CMD...                succeed when CMD fails (use it in place of !)
+#   not CMD...                succeed when CMD fails (use it in place of !;
+#                             from helpers/common.bash)
+
+source "${BASH_SOURCE[0]%/*}/common.bash"
 
 RDAGENT=${RDAGENT:-$BATS_TEST_DIRNAME/../../out/rdagent}
 
@@ -158,12 +161,6 @@ receiver_state_is() {
 # died is reaped by whatever init the machine runs, maybe never).
 process_gone() {
 	[ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
-}
-
-# Succeeds when CMD fails.  A bare "! CMD" inside a test never fails it,
-# because bash's errexit ignores a negated command.
-not() {
-	! "$@"
 }
 
 log_has() {
