@@ -936,9 +936,9 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 	for (size_t i = 0; i < ENDPOINT_BUCKETS; i++)
 		for (const struct delivered_endpoint *d = s->endpoints[i]; d; d = d->next)
 			endpoints++;
-	info("state: %s %s; %zu bindings, %zu owners, %zu owners with changes to send, "
+	info("state: %s, sending to %s; %zu bindings, %zu owners, %zu owners with changes to send, "
 	     "%zu endpoints delivered; %u failed attempts; %zu addresses of %s%s",
-	     phase_names[s->phase], s->to.text, s->table.binding_count, owners, pending, endpoints,
+	     phase_names[s->phase], s->print ? "stdout (--print)" : s->to.text, s->table.binding_count, owners, pending, endpoints,
 	     s->failures, current_addrs(s)->count, s->ifname, s->stopping ? "; stopping" : "");
 	if (s->retry_timer.armed) {
 		uint64_t now = clock_ms();
