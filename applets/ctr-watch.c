@@ -1126,14 +1126,14 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 	}
 	for (const struct container *c = w->containers; c; c = c->next) {
 		char text[512];
-		size_t len = 0;
+		size_t len = 0, i;
 
 		if (shown == STATE_LINES_MAX) {
 			info("state: %zu more containers not shown", containers - shown);
 			break;
 		}
 		text[0] = 0;
-		for (size_t i = 0; i < c->count && len < sizeof text - 64; i++) {
+		for (i = 0; i < c->count && len < sizeof text - 64; i++) {
 			char ip[INET6_ADDRSTRLEN];
 			int v6 = c->ports[i].host_ip.family == AF_INET6;
 
@@ -1143,7 +1143,7 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 						v6 ? "]" : "", c->ports[i].host_port, c->ports[i].container_port);
 		}
 		info("state: container %s/%s: %s%s", c->ns, c->id, c->count ? text : "no ports",
-		     len >= sizeof text - 64 ? ", ..." : "");
+		     i < c->count ? ", ..." : "");
 		shown++;
 	}
 }

@@ -1358,6 +1358,7 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 		for (const struct service_entry *e = n->services.buckets[i]; e; e = e->next) {
 			char text[512];
 			size_t len = 0;
+			unsigned j;
 
 			if (!e->count)
 				continue;
@@ -1366,11 +1367,11 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 				return;
 			}
 			text[0] = 0;
-			for (unsigned j = 0; j < e->count && len < sizeof(text) - 32; j++)
+			for (j = 0; j < e->count && len < sizeof(text) - 32; j++)
 				len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s %u->%u",
 							j ? ", " : "", pev_proto_name(e->bindings[j].proto),
 							e->bindings[j].host_port, e->bindings[j].target_port);
-			info("state: service %s: %s%s", e->key, text, len >= sizeof(text) - 32 ? ", ..." : "");
+			info("state: service %s: %s%s", e->key, text, j < e->count ? ", ..." : "");
 			shown++;
 		}
 	}
