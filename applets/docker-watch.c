@@ -1198,11 +1198,14 @@ static void on_sigusr1(struct loop *loop, int signo, void *ctx)
 		[PHASE_SNAPSHOT] = "inspecting containers for the snapshot",
 		[PHASE_LIVE] = "following events",
 	};
+	/* The version is known from the ping's response on; before that,
+	 * api_prefix still holds the previous session's. */
+	int api_known = g.phase != PHASE_RETRY && g.phase != PHASE_PING && g.api_prefix[0];
 	char text[768];
 	size_t shown = 0;
 
 	info("state: %s on %s, API %s, %zu containers, %u requests in flight%s", phase_names[g.phase],
-	     g.path, g.api_prefix[0] ? g.api_prefix + 2 : "unknown", g.container_count, g.inflight_count, g.unsent ? ", more queued" : "");
+	     g.path, api_known ? g.api_prefix + 2 : "unknown", g.container_count, g.inflight_count, g.unsent ? ", more queued" : "");
 	if (g.retry_timer.armed) {
 		uint64_t now = clock_ms();
 
