@@ -21,6 +21,7 @@
  * Exit codes: 0 stopped by SIGTERM/SIGINT, end of output, or --once done;
  * 1 protocol failure in --once mode; 2 usage error; 111 containerd
  * unreachable in --once mode.
+ * SIGUSR1 logs the connection state and every container's ports.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -1158,6 +1159,55 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	loop_stop(loop, EXIT_OK);
 }
 
+/* At most this many per-container lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+/* SIGUSR1: logs the connection, the snapshot in progress, the counts,
+ * the next connect, and one line per container with its ports. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	struct watcher *w = ctx;
+	size_t containers = 0, ports = 0, shown = 0;
+
+	for (const struct container *c = w->containers; c; c = c->next) {
+		containers++;
+		ports += c->count;
+	}
+	info("state: %s containerd at %s%s; %s; %zu containers with %zu ports; %zu events queued",
+	     w->connected ? "connected to" : "not connected to",
+	     w->address[0] ? w->address : "(no attempt yet)", w->syncing ? ", snapshot in progress" : "",
+	     w->namespace_count ? "selected namespaces" : "all namespaces", containers, ports,
+	     w->queue_len);
+	if (w->reconnect_timer.armed) {
+		uint64_t now = clock_ms();
+
+		info("state: next connect in %llu ms",
+		     (unsigned long long)(w->reconnect_timer.due_ms > now ? w->reconnect_timer.due_ms - now : 0));
+	}
+	for (const struct container *c = w->containers; c; c = c->next) {
+		char text[512];
+		size_t len = 0, i;
+
+		if (shown == STATE_LINES_MAX) {
+			info("state: %zu more containers not shown", containers - shown);
+			break;
+		}
+		text[0] = 0;
+		for (i = 0; i < c->count && len < sizeof text - 64; i++) {
+			char ip[INET6_ADDRSTRLEN];
+			int v6 = c->ports[i].host_ip.family == AF_INET6;
+
+			len += (size_t)snprintf(text + len, sizeof text - len, "%s%s %s%s%s:%u->%u",
+						i ? ", " : "", pev_proto_name(c->ports[i].proto), v6 ? "[" : "",
+						pev_addr_format(&c->ports[i].host_ip, ip, sizeof ip),
+						v6 ? "]" : "", c->ports[i].host_port, c->ports[i].container_port);
+		}
+		info("state: container %s/%s: %s%s", c->ns, c->id, c->count ? text : "no ports",
+		     i < c->count ? ", ..." : "");
+		shown++;
+	}
+}
+
 int ctr_watch_main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -1214,6 +1264,7 @@ int ctr_watch_main(int argc, char **argv)
 		die_errno(EXIT_FAIL, -code, "event loop setup failed");
 	loop_signal(&w->loop, SIGTERM, on_signal, w);
 	loop_signal(&w->loop, SIGINT, on_signal, w);
+	loop_signal(&w->loop, SIGUSR1, on_sigusr1, w);
 	backoff_init(&w->backoff, BACKOFF_INITIAL_MS, BACKOFF_MAX_MS);
 	info("starting; source %s, %s", w->source, w->namespace_count ? "selected namespaces" : "all namespaces");
 	loop_timer_start(&w->loop, &w->reconnect_timer, 0, connect_now, w);

@@ -16,6 +16,7 @@
  *                       also log every container event and API request
  *   -q, --quiet         log warnings and errors only
  *
+ * SIGUSR1 logs the connection state and every container's ports.
  * Exit codes: 0 after --once, on SIGTERM/SIGINT, or when stdout is closed;
  * 1 on a fatal error; 2 on a usage error; 111 with --once when the daemon
  * cannot be reached.
@@ -1158,6 +1159,71 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	loop_stop(loop, EXIT_OK);
 }
 
+/* At most this many per-container lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+/* Appends the container's bindings to buf as "tcp 0.0.0.0:8080->80, ...",
+ * cut with "..." when they do not fit. */
+static void bindings_text(const struct container *c, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < c->count; i++) {
+		const struct port_binding *b = &c->bindings[i];
+		char ip[64];
+		int n;
+
+		n = snprintf(buf + len, size - len, "%s%s %s%s%s:%u->%u", i ? ", " : "",
+			     pev_proto_name(b->proto), b->host_ip.family == AF_INET6 ? "[" : "",
+			     pev_addr_format(&b->host_ip, ip, sizeof ip),
+			     b->host_ip.family == AF_INET6 ? "]" : "", b->host_port, b->target_port);
+		if (n < 0 || (size_t)n >= size - len) {
+			strcpy(buf + (size > 4 ? size - 4 : 0), "...");
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
+/* SIGUSR1: logs the session's phase, the API version, the counts, the
+ * next retry, and one line per container with its published ports. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	static const char *const phase_names[] = {
+		[PHASE_RETRY] = "not connected",
+		[PHASE_PING] = "pinging the daemon",
+		[PHASE_EVENTS] = "opening the event stream",
+		[PHASE_LIST] = "listing containers",
+		[PHASE_SNAPSHOT] = "inspecting containers for the snapshot",
+		[PHASE_LIVE] = "following events",
+	};
+	/* The version is known from the ping's response on; before that,
+	 * api_prefix still holds the previous session's. */
+	int api_known = g.phase != PHASE_RETRY && g.phase != PHASE_PING && g.api_prefix[0];
+	char text[768];
+	size_t shown = 0;
+
+	info("state: %s on %s, API %s, %zu containers, %u requests in flight%s", phase_names[g.phase],
+	     g.path, api_known ? g.api_prefix + 2 : "unknown", g.container_count, g.inflight_count, g.unsent ? ", more queued" : "");
+	if (g.retry_timer.armed) {
+		uint64_t now = clock_ms();
+
+		info("state: next connect in %llu ms",
+		     (unsigned long long)(g.retry_timer.due_ms > now ? g.retry_timer.due_ms - now : 0));
+	}
+	for (const struct container *c = g.containers; c; c = c->next) {
+		if (shown == STATE_LINES_MAX) {
+			info("state: %zu more containers not shown", g.container_count - shown);
+			break;
+		}
+		bindings_text(c, text, sizeof text);
+		info("state: container %.12s: %zu ports%s%s%s", c->id, c->count, c->count ? ": " : "",
+		     text, c->queued || c->inflight ? " (inspect pending)" : "");
+		shown++;
+	}
+}
+
 int docker_watch_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -1202,7 +1268,8 @@ int docker_watch_main(int argc, char **argv)
 	if ((r = loop_init(&g.loop)) < 0)
 		die_errno(EXIT_FAIL, -r, "epoll_create1 failed");
 	if ((r = loop_signal(&g.loop, SIGTERM, on_signal, NULL)) < 0 ||
-	    (r = loop_signal(&g.loop, SIGINT, on_signal, NULL)) < 0)
+	    (r = loop_signal(&g.loop, SIGINT, on_signal, NULL)) < 0 ||
+	    (r = loop_signal(&g.loop, SIGUSR1, on_sigusr1, NULL)) < 0)
 		die_errno(EXIT_FAIL, -r, "signalfd failed");
 	g.records = malloc(sizeof *g.records);
 	if (!g.records)

@@ -26,6 +26,7 @@
  * Output: "sync iptables", an "add" line per binding, "done iptables", then
  * "add" and "del" lines for each change.  OWNER is iptables/CHAIN, or
  * iptables/cni_hostport/CONTAINER-ID for the nftables backend.
+ * SIGUSR1 logs the backends in use and every binding emitted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -778,6 +779,55 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	loop_stop(loop, EXIT_OK);
 }
 
+/* At most this many binding lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+static unsigned long long ms_until(const struct loop_timer *t)
+{
+	uint64_t now = clock_ms();
+
+	return t->due_ms > now ? t->due_ms - now : 0;
+}
+
+/* SIGUSR1: logs the backends in use, the binding counts, the pending
+ * rescan or poll, and one line per emitted binding. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	struct scan *s = ctx;
+	size_t shown = 0;
+
+	(void)loop;
+	(void)signo;
+	info("state: %zu bindings emitted%s; nf_tables %s (%zu bindings); legacy iptables %s (%zu bindings)",
+	     s->emitted.count, s->synced ? "" : ", no snapshot written yet",
+	     s->nft_active ? "followed" : "not used",
+	     s->nft_set.count,
+	     s->legacy_active ? "polled" : s->legacy_done ? "read, not polled" : "not used",
+	     s->legacy_set.count);
+	if (s->rescan_timer.armed)
+		info("state: nf_tables rescan in %llu ms", ms_until(&s->rescan_timer));
+	if (s->legacy_timer.armed)
+		info("state: next legacy iptables poll in %llu ms", ms_until(&s->legacy_timer));
+	for (size_t i = 0; i < s->emitted.count; i++) {
+		const struct natbind *b = &s->emitted.items[i];
+		char host[64], target[64];
+
+		if (shown == STATE_LINES_MAX) {
+			info("state: %zu more bindings not shown", s->emitted.count - shown);
+			break;
+		}
+		pev_addr_format(&b->host_ip, host, sizeof host);
+		if (b->target_ip.family)
+			pev_addr_format(&b->target_ip, target, sizeof target);
+		else
+			strcpy(target, "same address");
+		info("state: %s %s port %u -> %s port %u for %s", pev_proto_name(b->proto), host,
+		     b->host_port, target, b->target_port ? b->target_port : b->host_port,
+		     natbind_owner(&s->emitted, b));
+		shown++;
+	}
+}
+
 /* Starts the nf_tables side: first scan and, unless --once, events.
  * Returns 0, or -errno when nf_tables cannot be used. */
 static int nft_start(struct scan *s)
@@ -917,6 +967,7 @@ int ipt_scan_main(int argc, char **argv)
 		die(EXIT_TEMPORARY, "setting up the event loop failed");
 	loop_signal(&s->loop, SIGTERM, on_signal, s);
 	loop_signal(&s->loop, SIGINT, on_signal, s);
+	loop_signal(&s->loop, SIGUSR1, on_sigusr1, s);
 
 	if (s->backend != BACKEND_LEGACY) {
 		r = nft_start(s);

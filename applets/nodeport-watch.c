@@ -17,6 +17,7 @@
  *                       log debug messages
  *   -q, --quiet         log warnings and errors only
  *
+ * SIGUSR1 logs the connection state and every Service's bindings.
  * Exit codes: 0 done (--once, or stdout closed), 1 invalid kubeconfig or
  * rejected certificate with --once, 2 usage error, 111 API server or
  * kubeconfig unavailable with --once.
@@ -1319,6 +1320,63 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	loop_stop(loop, EXIT_OK);
 }
 
+/* At most this many per-service lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+/* SIGUSR1: logs the kubeconfig, the request in progress, the resource
+ * version, the counts, the next retry, and one line per Service that has
+ * bindings. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	struct npw *n = ctx;
+	const char *what = n->kind == REQ_LIST ? "listing services" : "watching services";
+	const char *server = n->config_loaded && n->kc.server ? n->kc.server : "no server yet";
+	unsigned long bindings = 0, shown = 0, with_bindings = 0;
+
+	for (size_t i = 0; i < n->services.bucket_count; i++)
+		for (const struct service_entry *e = n->services.buckets[i]; e; e = e->next) {
+			bindings += e->count;
+			with_bindings += e->count > 0;
+		}
+	if (n->fd >= 0)
+		info("state: %s on %s%s; resourceVersion %s; %zu services (%lu with bindings), %lu bindings",
+		     what, server, n->connected ? "" : " (connecting)",
+		     n->resource_version[0] ? n->resource_version : "none yet", n->services.count,
+		     with_bindings, bindings);
+	else
+		info("state: not connected to %s; kubeconfig %s %s; %zu services (%lu with bindings), %lu bindings",
+		     server, n->config_path, n->config_loaded ? "loaded" : "not read yet",
+		     n->services.count, with_bindings, bindings);
+	if (n->retry_timer.armed) {
+		uint64_t now = clock_ms();
+
+		info("state: next attempt in %llu ms after: %s",
+		     (unsigned long long)(n->retry_timer.due_ms > now ? n->retry_timer.due_ms - now : 0),
+		     n->last_failure[0] ? n->last_failure : "no failure");
+	}
+	for (size_t i = 0; i < n->services.bucket_count; i++) {
+		for (const struct service_entry *e = n->services.buckets[i]; e; e = e->next) {
+			char text[512];
+			size_t len = 0;
+			unsigned j;
+
+			if (!e->count)
+				continue;
+			if (shown == STATE_LINES_MAX) {
+				info("state: %lu more services with bindings not shown", with_bindings - shown);
+				return;
+			}
+			text[0] = 0;
+			for (j = 0; j < e->count && len < sizeof(text) - 32; j++)
+				len += (size_t)snprintf(text + len, sizeof(text) - len, "%s%s %u->%u",
+							j ? ", " : "", pev_proto_name(e->bindings[j].proto),
+							e->bindings[j].host_port, e->bindings[j].target_port);
+			info("state: service %s: %s%s", e->key, text, j < e->count ? ", ..." : "");
+			shown++;
+		}
+	}
+}
+
 int nodeport_watch_main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -1388,6 +1446,7 @@ int nodeport_watch_main(int argc, char **argv)
 		die_errno(EXIT_FAIL, -r, "event loop setup failed");
 	loop_signal(&n->loop, SIGTERM, on_signal, n);
 	loop_signal(&n->loop, SIGINT, on_signal, n);
+	loop_signal(&n->loop, SIGUSR1, on_sigusr1, n);
 
 	loaded = load_config(n);
 	if (n->once) {

@@ -20,6 +20,7 @@
  *   -q, --quiet        log warnings and errors only
  *
  * ADDR is tcp:HOST:PORT, tcp:[IPV6]:PORT, unix:PATH or vsock:CID:PORT.
+ * SIGUSR1 logs the listeners and every relayed connection.
  */
 #include <errno.h>
 #include <signal.h>
@@ -418,6 +419,44 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	loop_stop(loop, EXIT_OK);
 }
 
+/* At most this many per-connection lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+static const char *direction_state(const struct pipe_buf *b)
+{
+	if (b->shut)
+		return "closed";
+	return b->eof ? "closing" : "open";
+}
+
+/* SIGUSR1: logs the listeners, the upstream, the connection count, and
+ * one line per relayed connection with its buffered bytes. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	struct peer *p = ctx;
+	unsigned shown = 0;
+
+	info("state: %u of %u connections relayed from %s to %s; handshake %s%s%s",
+	     p->relay_count, p->max_relays, p->relay_listener.addr.text, p->to.text,
+	     p->handshake_listener.watch.registered ? "on " : "not answered",
+	     p->handshake_listener.watch.registered ? p->handshake_listener.addr.text : "",
+	     p->relay_listener.pause.armed ? "; accepting paused after a failure" : "");
+	for (const struct relay *r = p->relays; r; r = r->next) {
+		if (shown == STATE_LINES_MAX) {
+			info("state: %u more connections not shown", p->relay_count - shown);
+			break;
+		}
+		if (r->connecting)
+			info("state: connection %lu: connecting upstream, %zu bytes from the client waiting",
+			     r->id, r->up.end - r->up.start);
+		else
+			info("state: connection %lu: to upstream %s, %zu bytes buffered; to client %s, %zu bytes buffered",
+			     r->id, direction_state(&r->up), r->up.end - r->up.start,
+			     direction_state(&r->down), r->down.end - r->down.start);
+		shown++;
+	}
+}
+
 static const struct option long_options[] = {
 	{ "listen", required_argument, 0, 'l' },
 	{ "to", required_argument, 0, 't' },
@@ -467,7 +506,8 @@ int vtunnel_peer_main(int argc, char **argv)
 	if (r < 0)
 		die_errno(EXIT_TEMPORARY, -r, "creating the event loop failed");
 	if ((r = loop_signal(&p.loop, SIGTERM, on_signal, &p)) < 0 ||
-	    (r = loop_signal(&p.loop, SIGINT, on_signal, &p)) < 0)
+	    (r = loop_signal(&p.loop, SIGINT, on_signal, &p)) < 0 ||
+	    (r = loop_signal(&p.loop, SIGUSR1, on_sigusr1, &p)) < 0)
 		die_errno(EXIT_TEMPORARY, -r, "setting up signal handling failed");
 	signal(SIGPIPE, SIG_IGN);
 	open_listener(&p, &p.relay_listener);

@@ -23,6 +23,8 @@
  *   -v, --debug, --verbose
  *                      log every message sent
  *   -q, --quiet        log warnings and errors only
+ *
+ * SIGUSR1 logs the delivery state and every owner's bindings.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -879,6 +881,84 @@ static void on_signal(struct loop *loop, int signo, void *ctx)
 	begin_shutdown(ctx, signo == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+/* At most this many per-owner lines in a SIGUSR1 state dump. */
+#define STATE_LINES_MAX 1000
+
+/* Writes the owner's entries to buf as "tcp 0.0.0.0:8080 delivered, ...",
+ * cut with "..." when they do not fit. */
+static void entries_text(const struct owner *o, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (const struct entry *e = o->entries; e; e = e->next) {
+		char ip[INET6_ADDRSTRLEN];
+		int v6 = e->pb.host_ip.family == AF_INET6;
+		int n;
+
+		if (e->pb.host_ip.family)
+			pev_addr_format(&e->pb.host_ip, ip, sizeof ip);
+		else
+			strcpy(ip, "0.0.0.0");
+		n = snprintf(buf + len, size - len, "%s%s %s%s%s:%u %s%s%s", len ? ", " : "",
+			     pev_proto_name(e->pb.proto), v6 ? "[" : "", ip, v6 ? "]" : "",
+			     e->pb.host_port,
+			     e->desired ? (e->delivered ? "delivered" : "not delivered yet")
+					: "remove pending",
+			     e->inflight ? ", sending" : "", e->uncertain ? ", unconfirmed" : "");
+		if (n < 0 || (size_t)n >= size - len) {
+			strcpy(buf + size - 4, "...");
+			return;
+		}
+		len += (size_t)n;
+	}
+}
+
+/* SIGUSR1: logs the destination, the delivery in progress, the counts,
+ * the next retry, and one line per owner with its bindings. */
+static void on_sigusr1(struct loop *loop, int signo, void *ctx)
+{
+	static const char *const phase_names[] = {
+		[IDLE] = "idle",
+		[CONNECTING] = "connecting",
+		[WRITING] = "writing a message",
+		[WAITING_CLOSE] = "waiting for the receiver to close",
+	};
+	struct sender *s = ctx;
+	size_t owners = 0, pending = 0, shown = 0, endpoints = 0;
+	char text[768];
+
+	for (size_t i = 0; i < OWNER_BUCKETS; i++)
+		for (const struct owner *o = s->owners[i]; o; o = o->hash_next)
+			owners++;
+	for (const struct owner *o = s->dirty_head; o; o = o->dirty_next)
+		pending++;
+	for (size_t i = 0; i < ENDPOINT_BUCKETS; i++)
+		for (const struct delivered_endpoint *d = s->endpoints[i]; d; d = d->next)
+			endpoints++;
+	info("state: %s, sending to %s; %zu bindings, %zu owners, %zu owners with changes to send, "
+	     "%zu endpoints delivered; %u failed attempts; %zu addresses of %s%s",
+	     phase_names[s->phase], s->print ? "stdout (--print)" : s->to.text, s->table.binding_count, owners, pending, endpoints,
+	     s->failures, current_addrs(s)->count, s->ifname, s->stopping ? "; stopping" : "");
+	if (s->retry_timer.armed) {
+		uint64_t now = clock_ms();
+
+		info("state: next attempt in %llu ms",
+		     (unsigned long long)(s->retry_timer.due_ms > now ? s->retry_timer.due_ms - now : 0));
+	}
+	for (size_t i = 0; i < OWNER_BUCKETS; i++) {
+		for (const struct owner *o = s->owners[i]; o; o = o->hash_next) {
+			if (shown == STATE_LINES_MAX) {
+				info("state: %zu more owners not shown", owners - shown);
+				return;
+			}
+			entries_text(o, text, sizeof text);
+			info("state: owner %s: %s", o->name, text);
+			shown++;
+		}
+	}
+}
+
 static const struct option long_options[] = {
 	{ "to", required_argument, 0, 't' },
 	{ "interface", required_argument, 0, 'i' },
@@ -946,7 +1026,8 @@ int vtunnel_send_main(int argc, char **argv)
 	refresh_addrs(s, 1);
 
 	if ((r = loop_signal(&s->loop, SIGTERM, on_signal, s)) < 0 ||
-	    (r = loop_signal(&s->loop, SIGINT, on_signal, s)) < 0)
+	    (r = loop_signal(&s->loop, SIGINT, on_signal, s)) < 0 ||
+	    (r = loop_signal(&s->loop, SIGUSR1, on_sigusr1, s)) < 0)
 		die_errno(EXIT_TEMPORARY, -r, "setting up signal handling failed");
 	signal(SIGPIPE, SIG_IGN);
 	pev_consumer_init(&s->consumer, on_event, s);

@@ -189,9 +189,8 @@ children_of() {
 	wait_until log_has "agent: info: state: source ipt-scan pid"
 	wait_until log_has "agent: info: state: sink listen-hold pid"
 	wait_until log_has "listen-hold: info: 0 sockets for 0 bindings"
-	# ipt-scan has no SIGUSR1 handler, so the agent does not send it the
-	# signal, whose default action would end it.
-	log_has "agent: info: state: ipt-scan (pid [0-9]*) does not handle SIGUSR1"
+	wait_until log_has "ipt-scan: info: state: 0 bindings emitted"
+	not log_has "does not handle SIGUSR1"
 	sleep 0.5
 	not log_has "killed by signal"
 	agent_stop

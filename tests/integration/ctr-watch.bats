@@ -256,6 +256,40 @@ done ctrd" ]
 	[[ "$stderr" == *"connect to containerd at $TEST_DIR/missing.sock failed"* ]]
 }
 
+@test "SIGUSR1 logs the connection and containers" {
+	local err=$TEST_DIR/usr1-missing.err
+	# Waits up to 5 s for text in file.
+	wait_log() {
+		local i
+		for i in $(seq 1 50); do
+			grep -q -- "$2" "$1" && return 0
+			sleep 0.1
+		done
+		return 1
+	}
+	"$RDAGENT" ctr-watch --address "$TEST_DIR/missing.sock" >/dev/null 2>"$err" 3>&- &
+	WATCH_PID=$!
+	wait_log "$err" "connect to containerd at $TEST_DIR/missing.sock failed"
+	kill -USR1 "$WATCH_PID"
+	wait_log "$err" "state: next connect in"
+	grep -q "ctr-watch: info: state: not connected to containerd at $TEST_DIR/missing.sock; all namespaces; 0 containers with 0 ports; 0 events queued" "$err"
+	grep -Eq "ctr-watch: info: state: next connect in [0-9]+ ms" "$err"
+	kill -0 "$WATCH_PID"
+	watch_stop
+
+	watch_start
+	local before
+	before=$(wc -l < "$WATCH_OUT")
+	kill -USR1 "$WATCH_PID"
+	wait_log "$WATCH_ERR" "state: container $NS1/early:"
+	grep -Eq "ctr-watch: info: state: connected to containerd at $CONTAINERD_ADDRESS; all namespaces; [0-9]+ containers with [0-9]+ ports; 0 events queued" "$WATCH_ERR"
+	grep -q "ctr-watch: info: state: container $NS1/early: tcp 0.0.0.0:18080->80$" "$WATCH_ERR"
+	grep -q "ctr-watch: info: state: container $NS2/early2: udp 127.0.0.1:18081->81$" "$WATCH_ERR"
+	kill -0 "$WATCH_PID"
+	# The dump writes no port event.
+	[ "$(wc -l < "$WATCH_OUT")" -eq "$before" ]
+}
+
 @test "invalid options exit 2" {
 	run "$RDAGENT" ctr-watch --source 'Bad!'
 	[ "$status" -eq 2 ]

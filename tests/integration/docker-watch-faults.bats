@@ -78,6 +78,21 @@ fake_start() {
 	dw_no_repeats "$DW_OUT"
 }
 
+@test "SIGUSR1 logs the session and every container" {
+	fake_start race
+	dw_start -H "unix://$SOCK"
+	dw_wait_count 3 "^add docker/$V6 "
+	local before
+	before=$(wc -l < "$DW_OUT")
+	kill -USR1 "$DW_PID"
+	dw_wait_log "docker-watch: info: state: following events on $SOCK, API 1\.[0-9]+, [0-9]+ containers, 0 requests in flight$"
+	dw_wait_log "docker-watch: info: state: container ${V6:0:12}: 3 ports: tcp "
+	grep -Eq "docker-watch: info: state: container ${LOOPER:0:12}: 2 ports: " "$DW_ERR"
+	kill -0 "$DW_PID"
+	# The dump writes no port event.
+	[ "$(wc -l < "$DW_OUT")" -eq "$before" ]
+}
+
 @test "duplicate and reordered events change nothing" {
 	fake_start duplicates
 	dw_start -H "unix://$SOCK"

@@ -148,6 +148,17 @@ EOF
 	not grep -q '^del iptables/CNI-DN-live' "$DIR/out"
 }
 
+@test "SIGUSR1 logs the state and every binding" {
+	portmap_rules iptables CNI-DN-usr1 8081 10.4.0.7 127.0.0.1/32
+	scan_start --backend nft
+	kill -USR1 "$SCAN_PID"
+	wait_for_log 'ipt-scan: info: state: 1 bindings emitted; nf_tables followed \(1 bindings\); legacy iptables not used'
+	wait_for_log 'ipt-scan: info: state: tcp 127.0.0.1 port 8081 -> 10.4.0.7 port 80 for iptables/CNI-DN-usr1$'
+	kill -0 "$SCAN_PID"
+	# The dump writes no port event.
+	[ "$(wc -l < "$DIR/out")" -eq 3 ]
+}
+
 @test "real portmap plugin on a veth pair" {
 	CTR_NS=iptscan-ctr-$BATS_ROOT_PID-$BATS_TEST_NUMBER
 	ip netns add "$CTR_NS"

@@ -172,10 +172,15 @@ setup() {
 	# docker-watch waits for a socket that does not exist: a long-running
 	# applet that must survive SIGUSR1 and log its state.
 	"$RDAGENT" docker-watch --host "unix://$BATS_TEST_TMPDIR/none.sock" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
-	local pid=$!
+	local pid=$! i
 	sleep 0.3
 	kill -USR1 "$pid"
-	sleep 0.3
+	for i in $(seq 1 50); do
+		grep -q "docker-watch: info: state: not connected on $BATS_TEST_TMPDIR/none.sock, API unknown, 0 containers" \
+			"$BATS_TEST_TMPDIR/err" && break
+		sleep 0.1
+	done
+	grep -q "docker-watch: info: state: next connect in [0-9]* ms" "$BATS_TEST_TMPDIR/err"
 	kill -0 "$pid"
 	kill -TERM "$pid"
 	wait "$pid"

@@ -385,6 +385,24 @@ EOC
 	[ "$(npw_count "$T/out" '^sync')" -eq 1 ]
 }
 
+@test "SIGUSR1 logs the connection and services" {
+	start_watch --kubeconfig "$T/kc"
+	npw_wait_line "$T/err" 'does not exist yet; waiting for it'
+	kill -USR1 "$APPLET_PID"
+	npw_wait_line "$T/err" "nodeport-watch: info: state: not connected to no server yet; kubeconfig $T/kc not read yet; 0 services (0 with bindings), 0 bindings"
+	start_api
+	wait_api
+	npw_kubeconfig "$T/kc" "$SERVER"
+	npw_wait_line "$T/out" '^done kubernetes'
+	kill -USR1 "$APPLET_PID"
+	npw_wait_line "$T/err" "nodeport-watch: info: state: watching services on $SERVER; resourceVersion [0-9]*; 5 services (3 with bindings), 7 bindings"
+	npw_wait_line "$T/err" 'nodeport-watch: info: state: service default/web: tcp 30080->80, tcp 30443->443, tcp 31850->9990$'
+	grep -q 'nodeport-watch: info: state: service edge-system/dns-np: tcp 30053->53, udp 30053->53$' "$T/err"
+	kill -0 "$APPLET_PID"
+	# The dump writes no port event.
+	[ "$(cat "$T/out")" = "$FIXTURE_SNAPSHOT" ]
+}
+
 @test "listen-addr and source set the event fields" {
 	start_api
 	wait_api

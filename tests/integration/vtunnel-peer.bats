@@ -162,6 +162,29 @@ echo_clients() {
 	[ "$status" = 2 ]
 }
 
+@test "SIGUSR1 logs listeners and connections" {
+	local listen hs
+	listen=$(vt_port)
+	hs=$(vt_port)
+	upstream_start echo-server "unix:$VT_DIR/up.sock"
+	peer_start --listen "tcp:127.0.0.1:$listen" --to "unix:$VT_DIR/up.sock" \
+		--handshake "tcp:127.0.0.1:$hs"
+	# One connection stays open while the peer logs its state; the
+	# signal is sent again until the peer has accepted it.
+	exec 8<>"/dev/tcp/127.0.0.1/$listen"
+	printf 'ping\n' >&8
+	local i
+	for i in $(seq 1 50); do
+		kill -USR1 "$PEER_PID"
+		sleep 0.1
+		grep -q "state: 1 of 1024 connections" "$VT_DIR/peer.err" && break
+	done
+	wait_grep "$VT_DIR/peer.err" "vtunnel-peer: info: state: 1 of 1024 connections relayed from tcp:127.0.0.1:$listen to unix:$VT_DIR/up.sock; handshake on tcp:127.0.0.1:$hs"
+	wait_grep "$VT_DIR/peer.err" "vtunnel-peer: info: state: connection 1: to upstream open, 0 bytes buffered; to client open, 0 bytes buffered"
+	exec 8>&-
+	kill -0 "$PEER_PID"
+}
+
 @test "SIGTERM stops the peer with status 0" {
 	peer_start --listen "unix:$VT_DIR/peer.sock" --to "unix:$VT_DIR/up.sock" --no-handshake
 	kill -TERM "$PEER_PID"

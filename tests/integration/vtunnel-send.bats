@@ -144,6 +144,41 @@ teardown() {
 	wait_grep "$SEND_ERR" "recovered after 7 failed attempts"
 }
 
+@test "SIGUSR1 logs delivery state and owners" {
+	sender_start --to "$SOCK" --interface lo
+	send "add docker/a tcp 0.0.0.0 8080 80" "add docker/b tcp :: 7000 70"
+	wait_grep "$SEND_ERR" "retrying in"
+	kill -USR1 "$SEND_PID"
+	wait_grep "$SEND_ERR" "vtunnel-send: info: state: idle, sending to $SOCK; 2 bindings, 2 owners, 2 owners with changes to send, 0 endpoints delivered; "
+	wait_grep "$SEND_ERR" "vtunnel-send: info: state: owner docker/a: tcp 0.0.0.0:8080 not delivered yet"
+	wait_grep "$SEND_ERR" "vtunnel-send: info: state: owner docker/b: tcp [::]:7000 not delivered yet"
+	grep -Eq "vtunnel-send: info: state: next attempt in [0-9]+ ms" "$SEND_ERR"
+	receiver_start "$SOCK" "$RECORD"
+	wait_lines "$RECORD" 2
+	wait_grep "$SEND_ERR" "recovered"
+	kill -USR1 "$SEND_PID"
+	wait_grep "$SEND_ERR" "state: owner docker/a: tcp 0.0.0.0:8080 delivered"
+	wait_grep "$SEND_ERR" "2 owners, 0 owners with changes to send, 2 endpoints delivered; 0 failed attempts; 2 addresses of lo"
+	kill -0 "$SEND_PID"
+	# The dump sends nothing.
+	sleep 0.2
+	[ "$(wc -l < "$RECORD")" -eq 2 ]
+}
+
+@test "SIGUSR1 lists at most 1000 owners" {
+	sender_start --print --interface lo
+	local i
+	for i in $(seq 1 1005); do
+		echo "add docker/o$i tcp 0.0.0.0 $((20000 + i)) 80"
+	done >&7
+	wait_lines "$SEND_OUT" 1005
+	kill -USR1 "$SEND_PID"
+	wait_grep "$SEND_ERR" "vtunnel-send: info: state: 5 more owners not shown"
+	grep -qF "state: idle, sending to stdout (--print); 1005 bindings, 1005 owners, 0 owners with changes to send, 1005 endpoints delivered" "$SEND_ERR"
+	[ "$(grep -c 'vtunnel-send: info: state: owner docker/o' "$SEND_ERR")" -eq 1000 ]
+	kill -0 "$SEND_PID"
+}
+
 @test "add and del while down send nothing" {
 	sender_start --to "$SOCK" --interface lo
 	send "add docker/a tcp 0.0.0.0 8080 80"

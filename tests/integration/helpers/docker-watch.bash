@@ -49,6 +49,19 @@ dw_wait_count() {
 	return 1
 }
 
+# Waits up to 10 seconds for a log line that matches the extended regular
+# expression $1.
+dw_wait_log() {
+	local i
+	for i in $(seq 1 100); do
+		grep -Eq -- "$1" "$DW_ERR" && return 0
+		sleep 0.1
+	done
+	echo "no log line matching '$1' within 10s; log:" >&2
+	tail -30 "$DW_ERR" >&2
+	return 1
+}
+
 # Prints the bindings that a consumer keeps after reading FILE, applying
 # the stream's rules (idempotent add/del, sync/done snapshots), one
 # "OWNER PROTO HOST_IP HOST_PORT TARGET_PORT" per line, sorted.
