@@ -27,6 +27,10 @@
  * "add" and "del" lines for each change.  OWNER is iptables/CHAIN, or
  * iptables/cni_hostport/CONTAINER-ID for the nftables backend.
  * SIGUSR1 logs the backends in use and every binding emitted.
+ *
+ * Exit codes: 0 stopped by SIGTERM/SIGINT, output closed, or --once or
+ * --from-file done; 1 no CAP_NET_ADMIN or unreadable --from-file; 2 usage
+ * error; 111 temporary failure (no snapshot with --once, output failed).
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -21,6 +21,9 @@
  *
  * ADDR is tcp:HOST:PORT, tcp:[IPV6]:PORT, unix:PATH or vsock:CID:PORT.
  * SIGUSR1 logs the listeners and every relayed connection.
+ *
+ * Exit codes: 0 stopped by SIGTERM/SIGINT; 2 invalid option or address;
+ * 111 cannot listen (address in use, no vsock support).
  */
 #include <errno.h>
 #include <signal.h>

@@ -25,6 +25,10 @@
  *   -q, --quiet        log warnings and errors only
  *
  * SIGUSR1 logs the delivery state and every owner's bindings.
+ *
+ * Exit codes: 0 end of input or a signal, after withdrawing what was sent
+ * (what could not be withdrawn is logged); 1 stdin cannot be watched;
+ * 2 invalid option or address; 111 temporary failure at start.
  */
 #include <arpa/inet.h>
 #include <errno.h>
