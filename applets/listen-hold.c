@@ -71,7 +71,7 @@ enum hold_state {
 	HOLD_OPEN,       /* our socket is bound */
 	HOLD_BUSY,       /* another process holds the port; re-checked */
 	HOLD_COVERED,    /* our own wildcard socket on the port covers it */
-	HOLD_RETRY,      /* bind failed; retried with backoff */
+	HOLD_RETRY,      /* socket, bind or listen failed; retried with backoff */
 	HOLD_PAUSED,     /* open, but not accepting for ACCEPT_PAUSE_MS */
 };
 
