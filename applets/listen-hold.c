@@ -549,17 +549,20 @@ static void hold_busy(struct listen_hold *lh, struct hold *h, const char *why)
 }
 
 /* Marks h, on a specific address, as covered by our own socket on the
- * wildcard address of its port.  No timer: closing the wildcard hold
- * queues h again (hold_close). */
+ * wildcard address of its port.  Closing the wildcard hold tries h again
+ * at once (hold_close); the re-check timer also covers a wildcard hold
+ * that failed to open after h yielded to it. */
 static void hold_covered(struct listen_hold *lh, struct hold *h, const char *why)
 {
 	char text[80], owners[OWNERS_TEXT_MAX];
 
-	loop_timer_stop(&lh->loop, &h->timer);
 	if (h->state != HOLD_COVERED)
 		info("%s: %s; holding it again when that socket closes (owners: %s)",
 		     hold_text(h, text, sizeof text), why, hold_owners(h, owners, sizeof owners));
+	else
+		debug("%s: still covered by our wildcard socket", hold_text(h, text, sizeof text));
 	h->state = HOLD_COVERED;
+	loop_timer_start(&lh->loop, &h->timer, lh->recheck_ms, hold_timer, h);
 }
 
 /* Closes our sockets on specific addresses that h, a wildcard hold of
