@@ -4,7 +4,11 @@
 #   * RSS of listen-hold idle and holding 1,000 TCP bindings;
 #   * latency from an "add" line written to its socket accepting a
 #     connection (p50, p99 over 300 ports);
-#   * wake-ups (context switches) over 60 s idle while holding 1,000 ports.
+#   * wake-ups (context switches) over 60 s idle while holding 1,000 ports;
+#   * time for 1,000, 10,000 and 20,000 adds, and as many deletes, piped
+#     in at once, in a private network namespace (SCALE_COUNTS), and the
+#     same for the binary named by OLD_RDAGENT when it is set (labelled
+#     OLD_LABEL in the table).
 # In the same run it measures the nearest existing tools: "busybox nc -l"
 # holding one port (one process per port, the classic placeholder) and a
 # python3 process holding the same 1,000 ports with selectors.
@@ -16,6 +20,10 @@ IDLE_SECONDS=${IDLE_SECONDS:-60}
 COUNT=1000
 SAMPLES=300
 work=$(mktemp -d /tmp/bench-listen-hold.XXXXXX)
+SCALE_COUNTS=${SCALE_COUNTS:-1000 10000 20000}
+OLD_RDAGENT=${OLD_RDAGENT:-}
+OLD_LABEL=${OLD_LABEL:-$OLD_RDAGENT}
+netns=rdbench-lh-$$
 pids=
 
 cleanup() {
@@ -23,6 +31,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 	done
 	exec 5>&- 2>/dev/null || true
+	ip netns delete "$netns" 2>/dev/null || true
 	rm -rf "$work"
 }
 trap cleanup EXIT INT TERM
@@ -196,6 +205,44 @@ exec 5>&-
 wait "$lh" || true
 pids="$py ${nc:-}"
 
+# --- scaling: N adds, then N adds and N deletes, piped in at once ---
+# Prints "wall user system" in seconds for BINARY reading the events in
+# FILE through a pipe.  The run ends at end of input, after every socket
+# is closed.
+scale_run() {
+	ip netns exec "$netns" /usr/bin/time -f '%e %U %S' -o "$work/time" \
+		sh -c 'cat "$2" | "$1" listen-hold -q' sh "$1" "$2" \
+		2> "$work/scale.log"
+	cat "$work/time"
+}
+
+# Prints a table row: COUNT, then adds and deletes for each binary.
+scale_row() {
+	row="| $1"
+	awk -v n="$1" 'BEGIN { for (i = 0; i < n; i++) printf "add b/%d tcp 127.0.0.1 %d -\n", i, 10000 + i }' \
+		> "$work/adds"
+	sed 's/^add/del/' "$work/adds" | cat "$work/adds" - > "$work/both"
+	for bin in out/rdagent $OLD_RDAGENT; do
+		read -r add_wall add_user add_sys <<-EOF
+		$(scale_run "$bin" "$work/adds")
+		EOF
+		read -r both_wall both_user both_sys <<-EOF
+		$(scale_run "$bin" "$work/both")
+		EOF
+		row="$row | $add_wall s ($(echo "$add_user $add_sys" | awk '{ printf "%.2f", $1 + $2 }') s CPU)"
+		row="$row | $(echo "$both_wall $add_wall" | awk '{ d = $1 - $2; printf "%.2f", d < 0 ? 0 : d }') s"
+	done
+	echo "$row |"
+}
+
+ip netns add "$netns"
+ip -n "$netns" link set lo up
+scale_rows=
+for n in $SCALE_COUNTS; do
+	scale_rows="$scale_rows$(scale_row "$n")
+"
+done
+
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 {
@@ -219,12 +266,31 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "Latency is measured by a python3 client that writes the line to the FIFO"
 	echo "listen-hold reads and then retries connect() until it succeeds, so it"
-	echo "includes the client's own retry loop. Each add runs one inet_diag query"
-	echo "(filtered to the port) before bind. Context switches are"
+	echo "includes the client's own retry loop. Each add written alone runs one"
+	echo "inet_diag query (filtered to the port) before bind. Context switches are"
 	echo "voluntary + nonvoluntary from /proc/PID/status; listen-hold sleeps in"
 	echo "epoll_wait with no timer while nothing changes. A connection to any held"
 	echo "port still wakes it (to accept and close), and other test suites on a"
 	echo "shared machine pick random ports in the same 20000-60000 range, so a"
 	echo "count of a few can come from them rather than from listen-hold."
+	echo
+	echo "### Many ports at once"
+	echo
+	echo "N adds (\`add b/I tcp 127.0.0.1 10000+I -\`) piped from awk into"
+	echo "\`listen-hold -q\` in a private network namespace, until end of input"
+	echo "closed every socket; then the same adds followed by N deletes, and"
+	echo "the deletes column is the difference of the two wall times. CPU is"
+	echo "user + system of the whole pipeline. With the hard limit of $(ulimit -Hn)"
+	echo "descriptors here, the last few sockets of a 20,000-port run fail with"
+	echo "EMFILE and wait for a retry until end of input."
+	echo
+	if [ -n "$OLD_RDAGENT" ]; then
+		echo "| N | this build: adds | deletes | before ($OLD_LABEL): adds | deletes |"
+		echo "|---|---|---|---|---|"
+	else
+		echo "| N | adds | deletes |"
+		echo "|---|---|---|"
+	fi
+	printf '%s' "$scale_rows"
 } > "$BENCH_OUT"
 cat "$BENCH_OUT"

@@ -210,6 +210,10 @@ static int binding_add(struct binding_table *t, const struct pev *ev)
 		free(b);
 		return -ENOMEM;
 	}
+	b->endpoint_next = b->endpoint->bindings;
+	if (b->endpoint->bindings)
+		b->endpoint->bindings->endpoint_prev = b;
+	b->endpoint->bindings = b;
 	i = binding_hash(b->owner, b->proto, &b->host_ip, b->host_port) & (t->binding_buckets - 1);
 	b->hash_next = t->binding_hash[i];
 	t->binding_hash[i] = b;
@@ -241,6 +245,12 @@ static void binding_remove(struct binding_table *t, struct binding *b)
 		t->bindings = b->next;
 	if (b->next)
 		b->next->prev = b->prev;
+	if (b->endpoint_prev)
+		b->endpoint_prev->endpoint_next = b->endpoint_next;
+	else
+		b->endpoint->bindings = b->endpoint_next;
+	if (b->endpoint_next)
+		b->endpoint_next->endpoint_prev = b->endpoint_prev;
 	t->binding_count--;
 	endpoint_unref(t, b->endpoint);
 	free(b->owner);

@@ -22,6 +22,9 @@ struct endpoint {
 	void *data;                  /* sink-owned state, e.g. a socket */
 	struct endpoint *hash_next;
 	struct endpoint *prev, *next;
+	/* The bindings that reference this endpoint, newest first, linked
+	 * through binding.endpoint_next; owners counts them. */
+	struct binding *bindings;
 };
 
 struct binding {
@@ -37,6 +40,8 @@ struct binding {
 	void *data;                  /* sink-owned state */
 	struct binding *hash_next;
 	struct binding *prev, *next;
+	/* Neighbours in endpoint->bindings. */
+	struct binding *endpoint_prev, *endpoint_next;
 };
 
 /* Callbacks; any may be NULL.  added is called after opened (for the first

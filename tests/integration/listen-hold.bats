@@ -398,3 +398,112 @@ time.sleep(60)
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"unexpected argument 'extra'"* ]]
 }
+
+@test "long owner name is logged" {
+	local owner
+	owner=docker/$(head -c 240 /dev/zero | tr '\0' a)
+	lh_start
+	lh_send "add $owner tcp 127.0.0.1 $PORT 80"
+	wait_until log_has "tcp 127.0.0.1:$PORT: holding it for $owner"
+	not log_has "more"
+	# With a second owner the first stays and the rest is counted.
+	lh_send "add docker/b tcp 0.0.0.0 $((PORT + 1)) 80" "add ${owner}b tcp 0.0.0.0 $((PORT + 1)) 80"
+	wait_until tcp_connects 127.0.0.1 "$((PORT + 1))"
+	kill -USR1 "$LH_PID"
+	wait_until log_has "tcp 0.0.0.0:$((PORT + 1)): held; owners: ${owner}b, docker/b"
+	# A log line has room for one owner of maximum length, then a count.
+	printf -v owner 'docker/%0255d' 0
+	lh_send "add $owner tcp 127.0.0.1 $((PORT + 1)) 80" "add ${owner%?}1 tcp 127.0.0.1 $((PORT + 1)) 80"
+	wait_until log_has "tcp 127.0.0.1:$((PORT + 1)): our socket on the wildcard address covers it"
+	kill -USR1 "$LH_PID"
+	wait_until log_has "tcp 127.0.0.1:$((PORT + 1)): covered by our socket on the wildcard address; owners: ${owner%?}1, $owner"
+	lh_send "del docker/b tcp 0.0.0.0 $((PORT + 1)) 80" "del ${owner%?}1 tcp 0.0.0.0 $((PORT + 1)) 80"
+}
+
+@test "read error exits 1" {
+	LH_LOG=$BATS_TEST_TMPDIR/listen-hold.log
+	run "$RDAGENT" listen-hold < "$BATS_TEST_TMPDIR"
+	echo "$output" > "$LH_LOG"
+	[ "$status" -eq 1 ]
+	log_has "read from standard input failed; closing every socket: Is a directory"
+	log_has "read error: closed 0 sockets for 0 bindings; exiting with status 1"
+}
+
+@test "ipv4-mapped address is held as ipv4" {
+	lh_start
+	lh_send "add docker/a tcp ::ffff:127.0.0.1 $PORT 80" "add docker/b tcp ::ffff:127.0.0.9 $((PORT + 1)) 80"
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	wait_until tcp_connects 127.0.0.1 "$((PORT + 1))"
+	log_has "tcp [::ffff:127.0.0.1]:$PORT for docker/a: held on tcp 127.0.0.1:$PORT, the IPv4 address it maps"
+	log_has "tcp [::ffff:127.0.0.9]:$((PORT + 1)) for docker/b: held on tcp 127.0.0.1:$((PORT + 1))"
+	[ "$(tcp_listeners "$PORT")" = "127.0.0.1:$PORT" ]
+	# It shares the socket of the plain IPv4 binding.
+	lh_send "add docker/c tcp 127.0.0.1 $PORT 80" "del docker/a tcp ::ffff:127.0.0.1 $PORT 80" \
+		"add docker/marker tcp 127.0.0.1 $((PORT + 2)) 80"
+	wait_until tcp_connects 127.0.0.1 "$((PORT + 2))"
+	tcp_connects 127.0.0.1 "$PORT"
+	not grep -q "error:" "$LH_LOG"
+	lh_send "del docker/c tcp 127.0.0.1 $PORT 80"
+	wait_until tcp_refused 127.0.0.1 "$PORT"
+}
+
+@test "sigusr1 tells covered from taken" {
+	start_other_listener 127.0.0.1 "$((PORT + 1))"
+	lh_start
+	lh_send "add docker/a tcp 0.0.0.0 $PORT 80" "add docker/b tcp 127.0.0.1 $PORT 80" \
+		"add docker/c tcp 127.0.0.1 $((PORT + 1)) 80"
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	wait_until log_has "tcp 127.0.0.1:$((PORT + 1)): another process listens"
+	kill -USR1 "$LH_PID"
+	wait_until log_has "1 sockets for 3 bindings (3 endpoints)"
+	wait_until log_has "tcp 127.0.0.1:$PORT: covered by our socket on the wildcard address; owners: docker/b"
+	log_has "tcp 0.0.0.0:$PORT: held; owners: docker/a"
+	log_has "tcp 127.0.0.1:$((PORT + 1)): left to another process; owners: docker/c"
+	[ "$(tcp_listeners "$PORT")" = "0.0.0.0:$PORT" ]
+}
+
+@test "socket failure names socket" {
+	# A hard limit of 10 descriptors leaves room for stdio, epoll,
+	# signalfd, the netlink socket and a few listeners only.
+	lh_start_limited() {
+		(ulimit -n 10 && printf 'add docker/p%d tcp 127.0.0.1 %d 80\n' \
+			$(for i in 0 1 2 3 4 5 6 7; do echo "$i $((BASE + i))"; done) |
+			"$RDAGENT" listen-hold 3>&-) > "$LH_LOG" 2>&1
+	}
+	BASE=$(free_range 8)
+	LH_LOG=$BATS_TEST_TMPDIR/listen-hold.log
+	run lh_start_limited
+	[ "$status" -eq 0 ]
+	log_has ": socket failed for docker/p"
+	log_has "retrying in 1000 ms and backing off: No file descriptors available"
+	not log_has "bind failed"
+}
+
+@test "many adds share one socket dump" {
+	local count=600 base
+	base=$(free_range "$count")
+	lh_start -v
+	awk -v base="$base" -v n="$count" \
+		'BEGIN { for (i = 0; i < n; i++) printf "add b/%d tcp 127.0.0.1 %d -\n", i, base + i }' \
+		> "$BATS_TEST_TMPDIR/adds"
+	head -n 300 "$BATS_TEST_TMPDIR/adds" >&5
+	wait_until prints 300 tcp_range_count "$base" "$count"
+	# A listener opened between two batches is seen by the second one.
+	start_other_listener 127.0.0.1 "$((base + 300))"
+	tail -n +301 "$BATS_TEST_TMPDIR/adds" >&5
+	wait_until prints "$count" tcp_range_count "$base" "$count"
+	wait_until log_has "tcp 127.0.0.1:$((base + 300)): another process listens on 127.0.0.1"
+	# Every hold was checked, in far fewer dumps than there were adds.
+	[ "$(grep -c "checked tcp listeners" "$LH_LOG")" -lt 60 ]
+	[ "$(sed -n 's/.*checked tcp listeners for \([0-9]*\) queued.*/\1/p' "$LH_LOG" |
+		awk '{ s += $1 } END { print s + 0 }')" -eq "$count" ]
+	[ "$(grep -c ": holding it for b/" "$LH_LOG")" -eq $((count - 1)) ]
+	[ "$(tcp_greeting 127.0.0.1 "$((base + 300))")" = other ]
+	# Deletes in one burst close them all.
+	sed 's/^add/del/' "$BATS_TEST_TMPDIR/adds" >&5
+	wait_until prints 1 tcp_range_count "$base" "$count"
+	lh_send "add docker/marker tcp 127.0.0.1 $PORT 80"
+	wait_until tcp_connects 127.0.0.1 "$PORT"
+	kill -USR1 "$LH_PID"
+	wait_until log_has "1 sockets for 1 bindings (1 endpoints)"
+}

@@ -363,6 +363,60 @@ static void binding_event_round_trip(void **state)
 	assert_string_equal(ev.source, "containerd");
 }
 
+/* Writes the owners in e->bindings, front to back, as "a,b,c", and
+ * checks the backward links and the owner count on the way. */
+static const char *endpoint_owners(const struct endpoint *e, char *buf, size_t size)
+{
+	const struct binding *prev = NULL;
+	size_t used = 0;
+	unsigned n = 0;
+
+	buf[0] = 0;
+	for (const struct binding *b = e->bindings; b; b = b->endpoint_next) {
+		assert_ptr_equal(b->endpoint_prev, prev);
+		assert_ptr_equal(b->endpoint, e);
+		used += (size_t)snprintf(buf + used, size - used, "%s%s", n ? "," : "", b->owner);
+		prev = b;
+		n++;
+	}
+	assert_int_equal(n, e->owners);
+	return buf;
+}
+
+static void endpoint_lists_its_bindings(void **state)
+{
+	struct fixture *f = *state;
+	struct pev_addr any;
+	struct endpoint *e;
+	char owners[256];
+
+	pev_addr_parse("0.0.0.0", 7, &any);
+	apply(f, "add docker/a tcp 0.0.0.0 80 80");
+	apply(f, "add docker/b tcp 0.0.0.0 80 80");
+	apply(f, "add docker/other tcp 0.0.0.0 81 80");
+	apply(f, "add k8s/c tcp 0.0.0.0 80 80");
+	e = bt_find_endpoint(&f->table, PEV_TCP, &any, 80);
+	assert_non_null(e);
+	assert_string_equal(endpoint_owners(e, owners, sizeof owners), "k8s/c,docker/b,docker/a");
+
+	/* Unlinking from the middle, the front and the back. */
+	apply(f, "del docker/b tcp 0.0.0.0 80 80");
+	assert_string_equal(endpoint_owners(e, owners, sizeof owners), "k8s/c,docker/a");
+	apply(f, "add docker/b tcp 0.0.0.0 80 80");
+	apply(f, "del docker/b tcp 0.0.0.0 80 80");
+	assert_string_equal(endpoint_owners(e, owners, sizeof owners), "k8s/c,docker/a");
+	apply(f, "del docker/a tcp 0.0.0.0 80 80");
+	assert_string_equal(endpoint_owners(e, owners, sizeof owners), "k8s/c");
+
+	/* A snapshot that drops a binding unlinks it as well. */
+	apply(f, "add docker/d tcp 0.0.0.0 80 80");
+	apply(f, "sync docker");
+	apply(f, "done docker");
+	assert_string_equal(endpoint_owners(e, owners, sizeof owners), "k8s/c");
+	e = bt_find_endpoint(&f->table, PEV_TCP, &any, 81);
+	assert_null(e);
+}
+
 #define TEST(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -379,6 +433,7 @@ int main(void)
 		TEST(withdraw_all_closes),
 		TEST(many_bindings_grow),
 		TEST(binding_event_round_trip),
+		TEST(endpoint_lists_its_bindings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

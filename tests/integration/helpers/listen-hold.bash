@@ -148,3 +148,20 @@ prints() {
 udp_queued() {
 	ss -Hlun "sport = :$1" | awk '{ s += $2 } END { print s + 0 }'
 }
+
+# Prints a base port B such that B .. B+COUNT-1 are all free on TCP and UDP.
+free_range() {
+	local base
+	while :; do
+		base=$((20000 + (RANDOM * 32768 + RANDOM) % (40000 - $1)))
+		if [ -z "$(ss -Hatun "( sport >= :$base and sport < :$((base + $1)) )")" ]; then
+			echo "$base"
+			return
+		fi
+	done
+}
+
+# Prints the number of TCP listeners on ports BASE .. BASE+COUNT-1.
+tcp_range_count() {
+	ss -Hltn "( sport >= :$1 and sport < :$(($1 + $2)) )" | wc -l
+}
