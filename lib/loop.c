@@ -80,20 +80,25 @@ void loop_timer_start(struct loop *loop, struct loop_timer *timer, uint64_t dela
 		loop->timers->prev = timer;
 	loop->timers = timer;
 	timer->armed = 1;
+	timer->due = 0;
 }
 
 void loop_timer_stop(struct loop *loop, struct loop_timer *timer)
 {
+	struct loop_timer **head;
+
 	if (!timer->armed)
 		return;
+	head = timer->due ? &loop->due : &loop->timers;
 	if (timer->prev)
 		timer->prev->next = timer->next;
 	else
-		loop->timers = timer->next;
+		*head = timer->next;
 	if (timer->next)
 		timer->next->prev = timer->prev;
 	timer->prev = timer->next = NULL;
 	timer->armed = 0;
+	timer->due = 0;
 }
 
 int loop_signal(struct loop *loop, int signo, loop_signal_cb *cb, void *ctx)
@@ -133,30 +138,48 @@ static void dispatch_signals(struct loop *loop)
 	}
 }
 
-/* Runs every due timer; returns the milliseconds until the next one, or -1. */
+/* Runs every due timer; returns the milliseconds until the next one, or -1.
+ * Due timers move to loop->due first, so one pass is linear in the number
+ * of timers even when callbacks stop, re-arm or free other timers:
+ * loop_timer_stop takes a timer off whichever list holds it. */
 static int run_timers(struct loop *loop)
 {
 	uint64_t now = clock_ms();
-	struct loop_timer *t;
-	uint64_t next = UINT64_MAX;
+	struct loop_timer *t, *next;
+	uint64_t earliest = UINT64_MAX;
 
-again:
-	for (t = loop->timers; t; t = t->next) {
-		if (t->due_ms <= now) {
-			loop_timer_stop(loop, t);
-			t->cb(loop, t);
-			/* The callback may have changed the list: start over. */
-			if (loop->stopping)
-				return 0;
-			goto again;
-		}
+	for (t = loop->timers; t; t = next) {
+		next = t->next;
+		if (t->due_ms > now)
+			continue;
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			loop->timers = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		t->prev = NULL;
+		t->next = loop->due;
+		if (loop->due)
+			loop->due->prev = t;
+		loop->due = t;
+		t->due = 1;
+	}
+	while ((t = loop->due)) {
+		loop_timer_stop(loop, t);
+		t->cb(loop, t);
+		if (loop->stopping)
+			return 0;
 	}
 	for (t = loop->timers; t; t = t->next)
-		if (t->due_ms < next)
-			next = t->due_ms;
-	if (next == UINT64_MAX)
+		if (t->due_ms < earliest)
+			earliest = t->due_ms;
+	if (earliest == UINT64_MAX)
 		return -1;
-	return next - now > 0x7fffffff ? 0x7fffffff : (int)(next - now);
+	now = clock_ms();
+	if (earliest <= now)
+		return 0;
+	return earliest - now > 0x7fffffff ? 0x7fffffff : (int)(earliest - now);
 }
 
 int loop_run(struct loop *loop)

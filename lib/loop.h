@@ -32,6 +32,7 @@ struct loop_timer {
 	void *ctx;
 	struct loop_timer *prev, *next;
 	int armed;
+	int due;                  /* on the loop's list of timers being run */
 };
 
 #define LOOP_MAX_SIGNALS 8
@@ -46,7 +47,8 @@ struct loop {
 		void *ctx;
 	} handlers[LOOP_MAX_SIGNALS];
 	unsigned handler_count;
-	struct loop_timer *timers;
+	struct loop_timer *timers;   /* armed and not yet due */
+	struct loop_timer *due;      /* due, waiting for their callback in this turn */
 	int stopping;
 	int exit_code;
 	uint64_t wakeups;         /* epoll_wait returns, for benchmarks and tests */
