@@ -24,8 +24,9 @@
  *                           privileged mode
  *   --vtunnel-peer[=BOOL]   also run vtunnel-peer (privileged mode only)
  *   --vtunnel-addr ADDR     where vtunnel-send sends and vtunnel-peer
- *                           listens: tcp:HOST:PORT, HOST:PORT or unix:PATH
- *                           (default tcp:127.0.0.1:3040)
+ *                           listens: tcp:IP:PORT, IP:PORT, unix:PATH, or
+ *                           vsock:CID:PORT to send straight to the host
+ *                           without vtunnel-peer (default tcp:127.0.0.1:3040)
  *   --vtunnel-upstream ADDR   vtunnel-peer's upstream (default: the
  *                           Windows host, vsock:2:17381)
  *   --vtunnel-handshake ADDR  where vtunnel-peer listens for the host's
@@ -123,6 +124,21 @@ struct detect_path {
 	const char **found;          /* slot in agent.found to set */
 };
 
+/* A binding that was withdrawn.  The Privileged Service keeps a forward
+ * until it decodes its remove, and a vtunnel-send that dies may hold that
+ * remove unsent, so a restarted vtunnel-send is told the binding again as
+ * possibly held ("restored=1") and then withdrawn. */
+#define TOMBSTONES_MAX 1024
+
+struct tombstone {
+	char *owner;                 /* NULL for an unused slot */
+	enum pev_proto proto;
+	struct pev_addr host_ip;
+	uint16_t host_port;
+	uint16_t target_port;
+	struct pev_addr target_ip;
+};
+
 struct agent {
 	struct loop loop;
 	struct agent_config cfg;
@@ -133,6 +149,10 @@ struct agent {
 	struct child *sink;
 	/* The bindings the sources reported, replayed into a restarted sink. */
 	struct binding_table table;
+	/* The most recent withdrawals, for a restarted vtunnel-send: the one
+	 * that died may not have delivered their removes. */
+	struct tombstone tombstones[TOMBSTONES_MAX];
+	unsigned tombstone_next;
 	char *out;                   /* lines queued for the sink */
 	size_t out_len, out_off, out_cap;
 	int sources_paused;
@@ -229,6 +249,52 @@ static void drop_queue(struct agent *a)
 {
 	a->out_len = a->out_off = 0;
 	resume_sources(a);
+}
+
+/* Records b as withdrawn, replacing an older record of the same binding
+ * or else the oldest record. */
+static void record_tombstone(void *ctx, struct binding *b)
+{
+	struct agent *a = ctx;
+	struct tombstone *slot = NULL;
+	char *owner;
+
+	for (unsigned i = 0; i < TOMBSTONES_MAX && !slot; i++) {
+		struct tombstone *t = &a->tombstones[i];
+
+		if (t->owner && t->proto == b->proto && t->host_port == b->host_port &&
+		    pev_addr_equal(&t->host_ip, &b->host_ip) && !strcmp(t->owner, b->owner))
+			slot = t;
+	}
+	if (!slot) {
+		slot = &a->tombstones[a->tombstone_next];
+		a->tombstone_next = (a->tombstone_next + 1) % TOMBSTONES_MAX;
+	}
+	owner = strdup(b->owner);
+	if (!owner) {
+		warn("out of memory recording the withdrawal of %s; a restarted sink may not repeat it",
+		     b->owner);
+		return;
+	}
+	free(slot->owner);
+	slot->owner = owner;
+	slot->proto = b->proto;
+	slot->host_ip = b->host_ip;
+	slot->host_port = b->host_port;
+	slot->target_port = b->target_port;
+	slot->target_ip = b->target_ip;
+}
+
+static const struct binding_ops agent_table_ops = {
+	.removed = record_tombstone,
+};
+
+static void free_tombstones(struct agent *a)
+{
+	for (unsigned i = 0; i < TOMBSTONES_MAX; i++) {
+		free(a->tombstones[i].owner);
+		a->tombstones[i].owner = NULL;
+	}
 }
 
 static int queue_line(void *ctx, const char *line, size_t len)
@@ -433,6 +499,52 @@ static void schedule_restart(struct child *c, uint64_t ran_ms)
 	loop_timer_start(&c->agent->loop, &c->restart_timer, delay, restart_due, c);
 }
 
+/* Queues a replayed line; an add is marked "restored=1" because the sink
+ * that died may have applied it already (docs/port-events.md). */
+static int queue_restored_line(void *ctx, const char *line, size_t len)
+{
+	static const char mark[] = " restored=1\n";
+
+	if (len > 4 && !memcmp(line, "add ", 4) && line[len - 1] == '\n') {
+		int r = queue_line(ctx, line, len - 1);
+
+		return r < 0 ? r : queue_line(ctx, mark, sizeof mark - 1);
+	}
+	return queue_line(ctx, line, len);
+}
+
+/* Tells a restarted vtunnel-send about each recent withdrawal that is
+ * still withdrawn: an add marked restored=1, then its del, so that it
+ * sends the remove that the sink before it may not have delivered. */
+static void replay_tombstones(struct agent *a, struct child *c)
+{
+	char line[PEV_LINE_MAX + 1];
+	unsigned count = 0;
+	struct pev ev;
+
+	for (unsigned i = 0; i < TOMBSTONES_MAX; i++) {
+		const struct tombstone *t = &a->tombstones[i];
+		int n;
+
+		if (!t->owner || bt_find(&a->table, t->owner, t->proto, &t->host_ip, t->host_port))
+			continue;
+		if (pev_set_binding(&ev, PEV_ADD, t->owner, t->proto, &t->host_ip, t->host_port,
+				    t->target_port, t->target_ip.family ? &t->target_ip : NULL) < 0)
+			continue;
+		n = pev_format(&ev, line, sizeof line);
+		if (n < 0 || queue_restored_line(a, line, (size_t)n) < 0)
+			continue;
+		ev.verb = PEV_DEL;
+		n = pev_format(&ev, line, sizeof line);
+		if (n < 0 || queue_line(a, line, (size_t)n) < 0)
+			continue;
+		count++;
+	}
+	if (count)
+		info("repeating %u recent withdrawals to %s in case the sink before it did not deliver them",
+		     count, c->spec.applet);
+}
+
 static int start_child(struct child *c)
 {
 	struct agent *a = c->agent;
@@ -482,11 +594,13 @@ static int start_child(struct child *c)
 	}
 	/* A new sink starts empty: give it the current state first. */
 	drop_queue(a);
-	long lines = replay_table(&a->table, queue_line, a);
+	long lines = replay_table(&a->table, queue_restored_line, a);
 	if (lines < 0)
 		log_errno(LOG_ERROR, (int)-lines, "replaying the bindings into %s failed", c->spec.applet);
 	else if (lines > 0)
 		info("replaying %ld lines of current state into %s", lines, c->spec.applet);
+	if (a->cfg.privileged == TRI_ON)
+		replay_tombstones(a, c);
 	flush_sink(a);
 	return 0;
 }
@@ -1109,7 +1223,7 @@ int agent_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if ((r = loop_init(&a->loop)) < 0)
 		die_errno(EXIT_FAIL, -r, "creating the event loop failed");
-	if ((r = bt_init(&a->table, NULL, NULL)) < 0)
+	if ((r = bt_init(&a->table, &agent_table_ops, a)) < 0)
 		die_errno(EXIT_FAIL, -r, "creating the binding table failed");
 	if ((r = loop_signal(&a->loop, SIGCHLD, on_sigchld, a)) < 0 ||
 	    (r = loop_signal(&a->loop, SIGTERM, on_stop_signal, a)) < 0 ||
@@ -1133,6 +1247,7 @@ int agent_main(int argc, char **argv)
 	if (r < 0)
 		die_errno(EXIT_FAIL, -r, "event loop failed");
 	bt_free(&a->table);
+	free_tombstones(a);
 	free(a->out);
 	loop_free(&a->loop);
 	free(a);

@@ -4,7 +4,7 @@
  * Privileged Service as a PortMapping JSON message, one message per stream
  * connection.  Keeps every change that could not be delivered and retries
  * with exponential backoff (100 ms up to 5 s).  At end of input, SIGTERM or
- * SIGINT it withdraws everything it forwarded (waiting at most 3 s) and
+ * SIGINT it withdraws everything it forwarded (waiting at most 2.5 s) and
  * exits 0.
  *
  *   --to ADDR          where to send: tcp:HOST:PORT, tcp:[IPV6]:PORT,
@@ -54,7 +54,9 @@
 
 #define BACKOFF_INITIAL_MS 100
 #define BACKOFF_MAX_MS 5000
-#define SHUTDOWN_LIMIT_MS 3000
+/* Below 3 s, so that a supervisor that allows its children 3 s to stop
+ * (the agent kills them at 2.8 s) still gets the final log line. */
+#define SHUTDOWN_LIMIT_MS 2500
 #define OWNER_BUCKETS 1024
 #define ENDPOINT_BUCKETS 1024
 /* Address sets kept for withdrawing bindings sent with an older set. */
@@ -121,6 +123,7 @@ struct sender {
 
 	/* The message being delivered. */
 	enum phase phase;
+	int restoring;               /* applying an add marked restored=1 */
 	int fd;
 	struct loop_watch sock_watch;
 	struct loop_timer attempt_timer;
@@ -468,6 +471,12 @@ static void binding_added(void *ctx, struct binding *b)
 	 * remove names the same key. */
 	if (!e->delivered)
 		e->pb.key_port = b->target_port ? b->target_port : b->host_port;
+	if (s->restoring && !e->delivered) {
+		/* Settled like an unconfirmed delivery: sent again while wanted,
+		 * and removed when withdrawn, even if this process never sent it. */
+		e->uncertain = 1;
+		e->gen = s->gen;
+	}
 	e->desired = 1;
 	mark_dirty(s, o);
 }
@@ -822,12 +831,27 @@ static void begin_shutdown(struct sender *s, const char *why)
 	kick(s);
 }
 
+/* 1 when the attributes hold KEY=VALUE exactly, as a whole field. */
+static int has_attr(const char *attrs, const char *field)
+{
+	size_t len = strlen(field);
+
+	for (const char *p = attrs; (p = strstr(p, field)); p += len)
+		if ((p == attrs || p[-1] == ' ') && (p[len] == ' ' || p[len] == 0))
+			return 1;
+	return 0;
+}
+
 static void on_event(void *ctx, const struct pev *ev)
 {
 	struct sender *s = ctx;
 
+	/* "restored=1": a sink before this one may have delivered the add,
+	 * so the service may hold it; binding_added marks it unconfirmed. */
+	s->restoring = ev->verb == PEV_ADD && has_attr(ev->attrs, "restored=1");
 	if (bt_apply(&s->table, ev) < 0)
 		error("out of memory: event for %s ignored", ev->verb <= PEV_DEL ? ev->owner : ev->source);
+	s->restoring = 0;
 }
 
 static void on_batch(struct loop *loop, struct loop_timer *t);

@@ -200,6 +200,20 @@ static int valid_port(const char *s)
 	return v >= 1 && v <= 65535;
 }
 
+/* A socket path the children accept: absolute, and short enough for
+ * sockaddr_un's sun_path (108 bytes on Linux, NUL included). */
+static int check_socket_path(const char *path, const char *option, char *err, size_t err_size)
+{
+	if (!path)
+		return 0;
+	if (path[0] != '/')
+		return fail(err, err_size, "invalid value '%s' for %s: expected an absolute path", path, option);
+	if (strlen(path) > 107)
+		return fail(err, err_size, "invalid value for %s: the path is %zu bytes, longer than a unix socket path may be (107)",
+			    option, strlen(path));
+	return 0;
+}
+
 int agent_config_check(const struct agent_config *cfg, char *err, size_t err_size)
 {
 	int privileged = is_on(cfg->privileged);
@@ -225,6 +239,14 @@ int agent_config_check(const struct agent_config *cfg, char *err, size_t err_siz
 	if (cfg->k8s_api_port && !valid_port(cfg->k8s_api_port))
 		return fail(err, err_size, "invalid value '%s' for -k8sAPIPort: expected a port number from 1 to 65535",
 			    cfg->k8s_api_port);
+	if (check_socket_path(cfg->docker_socket, cfg->go_style ? "docker socket" : "--docker-socket",
+			      err, err_size) < 0 ||
+	    check_socket_path(cfg->containerd_socket, cfg->go_style ? "-containerdSock" : "--containerd-socket",
+			      err, err_size) < 0)
+		return -1;
+	if (cfg->kubeconfig && !*cfg->kubeconfig)
+		return fail(err, err_size, "empty value for %s: give the path of a kubeconfig file",
+			    cfg->go_style ? "-kubeconfig" : "--kubeconfig");
 	if (!cfg->go_style && agent_config_has_mode(cfg) && !is_on(cfg->docker) &&
 	    !is_on(cfg->containerd) && !is_on(cfg->kubernetes) &&
 	    !(privileged ? is_on(cfg->iptables) : iptables))

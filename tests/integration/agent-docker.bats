@@ -167,13 +167,19 @@ run_web() {
 # vtunnel-send died and waits for its restart when SIGTERM arrives: the
 # Privileged Service still holds what it sent, so the agent starts it once
 # more to withdraw that.
+# Several owners, so that the restarted vtunnel-send has more than one
+# message to withdraw although its input ends right after the replay.
 @test "privileged: SIGTERM while vtunnel-send is down withdraws" {
-	local p1 old
+	local p1 p2 p3 old
 	p1=$(free_port "$NS")
+	p2=$(free_port "$NS")
+	p3=$(free_port "$NS")
 	export RDAGENT_AGENT_BACKOFF=60000:60000
 	start_privileged
 	run_web web1 "$p1"
-	wait_until receiver_has 1
+	run_web web2 "$p2"
+	run_web web3 "$p3"
+	wait_until receiver_has 3
 
 	old=$(child_pid vtunnel-send)
 	kill -KILL "$old"
@@ -181,8 +187,33 @@ run_web() {
 	agent_stop
 	[ "$AGENT_STATUS" -eq 0 ]
 	[ -z "$(receiver_state)" ]
-	[ "$(tail -n 1 "$RECEIVER_FILE")" = "$(message true 80/tcp 127.0.0.1 "$p1")" ]
-	log_has "vtunnel-send is not running; starting it to withdraw 1 bindings"
+	grep -qxF "$(message true 80/tcp 127.0.0.1 "$p1")" "$RECEIVER_FILE"
+	grep -qxF "$(message true 80/tcp 127.0.0.1 "$p2")" "$RECEIVER_FILE"
+	grep -qxF "$(message true 80/tcp 127.0.0.1 "$p3")" "$RECEIVER_FILE"
+	log_has "vtunnel-send is not running; starting it to withdraw 3 bindings"
+}
+
+# A container removed while vtunnel-send waits for its restart: the new
+# vtunnel-send never had the binding, but must still send its remove,
+# because the one that died delivered the add.
+@test "privileged: removal while vtunnel-send is down is delivered" {
+	local p1 p2 old
+	p1=$(free_port "$NS")
+	p2=$(free_port "$NS")
+	export RDAGENT_AGENT_BACKOFF=3000:30000
+	start_privileged
+	run_web web1 "$p1"
+	run_web web2 "$p2"
+	wait_until receiver_has 2
+
+	old=$(child_pid vtunnel-send)
+	kill -KILL "$old"
+	wait_until log_has "vtunnel-send (pid $old) killed by signal 9"
+	d rm -f web1 >/dev/null
+	wait_until child_restarted vtunnel-send "$old"
+	wait_until log_has "repeating 1 recent withdrawals to vtunnel-send"
+	wait_until grep -qxF "$(message true 80/tcp 127.0.0.1 "$p1")" "$RECEIVER_FILE"
+	[ "$(receiver_state)" = "80/tcp 127.0.0.1 $p2" ]
 }
 
 # Starts the agent with --vtunnel-peer: vtunnel-send sends to the peer,

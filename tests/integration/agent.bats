@@ -63,6 +63,35 @@ children_of() {
 	[[ "$output" == *"unexpected argument 'extra'"* ]]
 }
 
+# Values a child would reject are the agent's usage errors, not a child
+# that exits 2 on every restart.
+@test "agent: addresses and paths are checked at start" {
+	run "$RDAGENT" agent --privileged-service --docker --vtunnel-addr bogus
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid value 'bogus' for --vtunnel-addr"* ]]
+
+	run "$RDAGENT" agent --privileged-service --docker --vtunnel-peer \
+		--vtunnel-upstream tcp:1.2.3:4
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid value 'tcp:1.2.3:4' for --vtunnel-upstream"* ]]
+
+	run "$RDAGENT" agent --docker --docker-socket relative.sock
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"invalid value 'relative.sock' for --docker-socket: expected an absolute path"* ]]
+
+	run "$RDAGENT" agent --containerd --containerd-socket ''
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"for --containerd-socket: expected an absolute path"* ]]
+
+	run "$RDAGENT" agent --docker --docker-socket "/tmp/$(printf '%0200d' 0)"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"longer than a unix socket path may be"* ]]
+
+	run "$RDAGENT" agent --kubernetes --kubeconfig ''
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"empty value for --kubeconfig"* ]]
+}
+
 @test "agent: drop-in form rejects bad flags" {
 	ln -s "$(readlink -f "$RDAGENT")" "$BATS_TEST_TMPDIR/rancher-desktop-guestagent"
 	run "$BATS_TEST_TMPDIR/rancher-desktop-guestagent" -dockr=true

@@ -363,6 +363,23 @@ teardown() {
 	[ "${#lines[@]}" = 2 ]
 }
 
+# restored=1 says a sink before this one may have delivered the add: a
+# del of it must be sent as a remove even though this process never sent
+# the add, and end of input withdraws it too.
+@test "restored add is withdrawn though never sent" {
+	run sh -c "printf 'add docker/a tcp 0.0.0.0 8080 80 restored=1\ndel docker/a tcp 0.0.0.0 8080 80\n' |
+		'$RDAGENT' vtunnel-send --print --interface lo 2>/dev/null"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}' ]
+	[ "${#lines[@]}" = 1 ]
+	run sh -c "printf 'add docker/a tcp 0.0.0.0 8080 80 restored=1\n' |
+		'$RDAGENT' vtunnel-send --print --interface lo 2>/dev/null"
+	[ "$status" = 0 ]
+	[ "${lines[0]}" = '{"remove":false,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}' ]
+	[ "${lines[1]}" = '{"remove":true,"ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]},'"$LO"'}' ]
+	[ "${#lines[@]}" = 2 ]
+}
+
 @test "invalid options exit 2" {
 	run "$RDAGENT" vtunnel-send --to tcp:localhost:3040 < /dev/null
 	[ "$status" = 2 ]
