@@ -65,11 +65,14 @@
 
 #define READ_SIZE 65536
 
-/* The container events that change published ports, as the JSON value of
- * the filters parameter: {"type":["container"],"event":["start","restart",
- * "die","stop","kill","destroy"]}, URL-encoded. */
-#define EVENTS_QUERY "filters=%7B%22type%22%3A%5B%22container%22%5D%2C%22event%22%3A%5B" \
-	"%22start%22%2C%22restart%22%2C%22die%22%2C%22stop%22%2C%22kill%22%2C%22destroy%22%5D%7D"
+/* The events that change published ports, as the JSON value of the
+ * filters parameter: {"type":["container","network"],"event":["start",
+ * "restart","die","stop","kill","destroy","connect","disconnect"]},
+ * URL-encoded.  Filter keys combine with AND and values with OR, so the
+ * network events are only connect and disconnect. */
+#define EVENTS_QUERY "filters=%7B%22type%22%3A%5B%22container%22%2C%22network%22%5D%2C%22event%22%3A%5B" \
+	"%22start%22%2C%22restart%22%2C%22die%22%2C%22stop%22%2C%22kill%22%2C%22destroy%22%2C" \
+	"%22connect%22%2C%22disconnect%22%5D%7D"
 
 struct port_binding {
 	enum pev_proto proto;
@@ -906,7 +909,7 @@ static void handle_event(const struct docker_event *ev)
 {
 	struct container *c;
 
-	if (!ev->is_container || ev->action == DOCKER_ACTION_OTHER) {
+	if ((!ev->is_container && !ev->is_network) || ev->action == DOCKER_ACTION_OTHER) {
 		debug("ignoring event '%s'", ev->action_text);
 		return;
 	}
@@ -919,9 +922,11 @@ static void handle_event(const struct docker_event *ev)
 	case DOCKER_ACTION_START:
 	case DOCKER_ACTION_RESTART:
 	case DOCKER_ACTION_KILL:
+	case DOCKER_ACTION_NETWORK:
 		/* The state decides: kill with a signal the process survives
-		 * leaves it running, and a restart loop may already have
-		 * stopped it again. */
+		 * leaves it running, a restart loop may already have stopped
+		 * it again, and a container disconnected from every network
+		 * publishes nothing while it runs. */
 		c = container_get(ev->id);
 		c->gen++;
 		queue_inspect(c, 0);

@@ -92,6 +92,7 @@ int docker_event_parse(const char *text, size_t len, jsmntok_t *tokens, int max_
 	 * type=container filter, so the event is a container's. */
 	type = json_get(&j, 0, "Type");
 	ev->is_container = type < 0 || json_eq(&j, type, "container");
+	ev->is_network = type >= 0 && json_eq(&j, type, "network");
 
 	action = json_get(&j, 0, "Action");
 	if (action < 0)
@@ -103,15 +104,26 @@ int docker_event_parse(const char *text, size_t len, jsmntok_t *tokens, int max_
 		ev->action = DOCKER_ACTION_OTHER;
 		log_sanitize(ev->action_text, sizeof ev->action_text, text + j.tokens[action].start,
 			     (size_t)(j.tokens[action].end - j.tokens[action].start));
+	} else if (ev->is_network) {
+		ev->action = !strcmp(action_buf, "connect") || !strcmp(action_buf, "disconnect") ?
+			     DOCKER_ACTION_NETWORK : DOCKER_ACTION_OTHER;
+		log_sanitize(ev->action_text, sizeof ev->action_text, action_buf, strlen(action_buf));
 	} else {
 		ev->action = action_from(action_buf);
 		log_sanitize(ev->action_text, sizeof ev->action_text, action_buf, strlen(action_buf));
 	}
 
 	actor = json_get(&j, 0, "Actor");
-	id = actor >= 0 ? json_get(&j, actor, "ID") : -1;
-	if (id < 0)
-		id = json_get(&j, 0, "id");
+	if (ev->is_network) {
+		/* Actor.ID is the network's; the container is an attribute. */
+		int attrs = actor >= 0 ? json_get(&j, actor, "Attributes") : -1;
+
+		id = attrs >= 0 ? json_get(&j, attrs, "container") : -1;
+	} else {
+		id = actor >= 0 ? json_get(&j, actor, "ID") : -1;
+		if (id < 0)
+			id = json_get(&j, 0, "id");
+	}
 	if (id < 0 || copy_id(&j, id, ev->id) < 0)
 		ev->id[0] = '\0';
 

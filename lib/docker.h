@@ -42,10 +42,15 @@ enum docker_action {
 	DOCKER_ACTION_STOP,
 	DOCKER_ACTION_KILL,
 	DOCKER_ACTION_DESTROY,
+	/* A network event "connect" or "disconnect": the container's ports
+	 * may have changed (disconnected from every network, a running
+	 * container publishes nothing). */
+	DOCKER_ACTION_NETWORK,
 };
 
 struct docker_event {
 	int is_container;             /* Type is "container", or absent (legacy shape) */
+	int is_network;               /* Type is "network"; id is then Actor.Attributes.container */
 	enum docker_action action;
 	char action_text[64];         /* Action (or status), cut to fit, for logs */
 	char id[DOCKER_ID_LEN + 1];   /* Actor.ID (or id); "" when not a container ID */

@@ -155,6 +155,25 @@ run_container() {
 	dw_no_repeats "$DW_OUT"
 }
 
+# Disconnected from its only network, a running container publishes no
+# port (docker-proxy and the NAT rules go); connected again, it does.
+@test "network disconnect and connect" {
+	dw_start -H "$DOCKER_HOST"
+	dw_wait_line '^done docker$'
+	a=$(run_container -p 8086:80)
+	dw_wait_count 2 "^add docker/$a "
+	d network disconnect bridge "$a"
+	dw_wait_count 2 "^del docker/$a "
+	[ "$(d inspect -f '{{.State.Running}}' "$a")" = true ]
+	run dw_state "$DW_OUT"
+	[ "${#lines[@]}" -eq 0 ]
+	d network connect bridge "$a"
+	dw_wait_count 4 "^add docker/$a "
+	run dw_state "$DW_OUT"
+	[ "${#lines[@]}" -eq 2 ]
+	dw_no_repeats "$DW_OUT"
+}
+
 @test "restart policy loop" {
 	dw_start -H "$DOCKER_HOST"
 	dw_wait_line '^done docker$'

@@ -111,6 +111,7 @@ static const char *action_name(enum docker_action a)
 	case DOCKER_ACTION_STOP: return "stop";
 	case DOCKER_ACTION_KILL: return "kill";
 	case DOCKER_ACTION_DESTROY: return "destroy";
+	case DOCKER_ACTION_NETWORK: return "network";
 	case DOCKER_ACTION_OTHER: break;
 	}
 	return "other";
@@ -225,6 +226,33 @@ static void test_event_not_container(void **state)
 	assert_int_equal(docker_event_parse(net, sizeof net - 1, tokens, TOKENS, &ev, NULL), 0);
 	assert_false(ev.is_container);
 	assert_int_equal(ev.time_nano, 1000000000);
+	/* No container attribute: nothing to inspect. */
+	assert_true(ev.is_network);
+	assert_string_equal(ev.id, "");
+}
+
+/* A network disconnect names the container in Actor.Attributes.container
+ * (Actor.ID is the network); shape as dockerd 20.10 sends it. */
+static void test_event_network_disconnect(void **state)
+{
+	static const char net[] =
+		"{\"Type\":\"network\",\"Action\":\"disconnect\",\"Actor\":{\"ID\":\"2c9b874de40f25493a64cca8"
+		"21c37a887af449b95dc96858c097e574e98cb64d\",\"Attributes\":{\"container\":\"3417fc2aebab"
+		"5c2f2b6e3b2a1d0c9f8e7d6c5b4a39281706f5e4d3c2b1a09f80\",\"name\":\"bridge\",\"type\":\"bridge\"}},"
+		"\"scope\":\"local\",\"time\":1,\"timeNano\":1000000001}";
+	static const char other[] =
+		"{\"Type\":\"network\",\"Action\":\"create\",\"Actor\":{\"ID\":\"2c9b874de40f25493a64cca8"
+		"21c37a887af449b95dc96858c097e574e98cb64d\",\"Attributes\":{\"name\":\"n1\"}},\"time\":1}";
+	struct docker_event ev;
+
+	(void)state;
+	assert_int_equal(docker_event_parse(net, sizeof net - 1, tokens, TOKENS, &ev, NULL), 0);
+	assert_true(ev.is_network);
+	assert_false(ev.is_container);
+	assert_int_equal(ev.action, DOCKER_ACTION_NETWORK);
+	assert_string_equal(ev.id, "3417fc2aebab5c2f2b6e3b2a1d0c9f8e7d6c5b4a39281706f5e4d3c2b1a09f80");
+	assert_int_equal(docker_event_parse(other, sizeof other - 1, tokens, TOKENS, &ev, NULL), 0);
+	assert_int_equal(ev.action, DOCKER_ACTION_OTHER);
 }
 
 static void test_event_malformed(void **state)
@@ -546,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_events_v152_json_seq),
 		cmocka_unit_test(test_events_legacy_shape),
 		cmocka_unit_test(test_event_not_container),
+		cmocka_unit_test(test_event_network_disconnect),
 		cmocka_unit_test(test_event_malformed),
 		cmocka_unit_test(test_records_too_long),
 		cmocka_unit_test(test_inspect_published),
