@@ -765,18 +765,10 @@ static int handles_signal(pid_t pid, int signo)
 	static const char *const masks[] = { "\nSigBlk:", "\nSigIgn:", "\nSigCgt:" };
 	char path[64], buf[4096];
 	unsigned long long bit = 1ULL << (signo - 1);
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file(path, buf, sizeof buf) <= 0)
 		return 0;
-	n = safe_read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	for (unsigned i = 0; i < sizeof masks / sizeof *masks; i++) {
 		const char *line = strstr(buf, masks[i]);
 

@@ -46,6 +46,7 @@
 
 #include "applet.h"
 #include "clock.h"
+#include "io.h"
 #include "iptsave.h"
 #include "log.h"
 #include "loop.h"
@@ -483,18 +484,10 @@ static int nft_subscribe(struct scan *s)
 static int legacy_nat_listed(const char *file)
 {
 	char path[64], buf[512];
-	int fd;
-	ssize_t n;
 
 	snprintf(path, sizeof path, "/proc/net/%s", file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (read_small_file(path, buf, sizeof buf) <= 0)
 		return 0;
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
 	for (const char *line = buf; *line;) {
 		const char *end = strchr(line, '\n');
 		size_t len = end ? (size_t)(end - line) : strlen(line);

@@ -53,3 +53,18 @@ int fd_set_cloexec(int fd)
 {
 	return fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 ? -errno : 0;
 }
+
+ssize_t read_small_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = safe_read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return n;
+	buf[n] = 0;
+	return n;
+}

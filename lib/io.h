@@ -14,5 +14,10 @@ ssize_t safe_read(int fd, void *buf, size_t len);
 /* Sets or clears O_NONBLOCK; returns 0 or -errno. */
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd);
+/* Reads a small file (a /proc entry) with one read into buf and
+ * NUL-terminates it.  Returns the length, or -errno; a file longer than
+ * size - 1 bytes is cut there, which suits /proc entries read for a few
+ * fields near their start. */
+ssize_t read_small_file(const char *path, char *buf, size_t size);
 
 #endif
