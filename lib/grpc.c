@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "grpc.h"
+#include "text.h"
 
 /* see lib/grpc.h */
 void grpc_reader_init(struct grpc_reader *r, void *buf, size_t cap)
@@ -89,17 +90,6 @@ int grpc_parse_status(const char *s, size_t len)
 	return v;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* see lib/grpc.h */
 void grpc_percent_decode(const char *s, size_t len, char *out, size_t size)
 {
@@ -110,8 +100,8 @@ void grpc_percent_decode(const char *s, size_t len, char *out, size_t size)
 	for (size_t i = 0; i < len && n + 1 < size; i++) {
 		int hi, lo;
 
-		if (s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
-		    (lo = hex_value(s[i + 2])) >= 0) {
+		if (s[i] == '%' && i + 2 < len && (hi = hex_digit_value(s[i + 1])) >= 0 &&
+		    (lo = hex_digit_value(s[i + 2])) >= 0) {
 			out[n++] = (char)(hi << 4 | lo);
 			i += 2;
 		} else {

@@ -1,6 +1,7 @@
 /* see lib/http.h.  Grammar references are to RFC 9110 (semantics) and
  * RFC 9112 (HTTP/1.1 message syntax). */
 #include "http.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -37,17 +38,6 @@ static int is_tchar(unsigned char c)
 static int is_ows(char c)
 {
 	return c == ' ' || c == '\t';
-}
-
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* field-value characters (RFC 9110 section 5.5): VCHAR, obs-text, SP and HTAB. */
@@ -462,8 +452,8 @@ static int parse_chunk_size(const char *s, size_t len, uint64_t *size)
 	size_t i = 0;
 	uint64_t n = 0;
 
-	while (i < len && hex_digit(s[i]) >= 0) {
-		n = n * 16 + (uint64_t)hex_digit(s[i]);
+	while (i < len && hex_digit_value(s[i]) >= 0) {
+		n = n * 16 + (uint64_t)hex_digit_value(s[i]);
 		if (n > HTTP_SIZE_MAX)
 			return HTTP_ERROR_CHUNK_SIZE;
 		i++;

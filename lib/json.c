@@ -3,6 +3,7 @@
 #include <jsmn.h>
 
 #include "json.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -110,14 +111,6 @@ int json_is_null(const struct json *j, int i)
 	return json_type(j, i) == JSMN_PRIMITIVE && json_eq(j, i, "null");
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
 static int read_hex4(const char *p, const char *end, unsigned *out)
 {
 	unsigned v = 0;
@@ -125,7 +118,7 @@ static int read_hex4(const char *p, const char *end, unsigned *out)
 	if (end - p < 4)
 		return -1;
 	for (int k = 0; k < 4; k++) {
-		int h = hex_value(p[k]);
+		int h = hex_digit_value(p[k]);
 		if (h < 0)
 			return -1;
 		v = v << 4 | (unsigned)h;
@@ -184,25 +177,7 @@ int json_string(const struct json *j, int i, char *out, size_t size)
 		default:
 			return -1;
 		}
-		if (cp < 0x80) {
-			buf[0] = (char)cp;
-			blen = 1;
-		} else if (cp < 0x800) {
-			buf[0] = (char)(0xc0 | cp >> 6);
-			buf[1] = (char)(0x80 | (cp & 0x3f));
-			blen = 2;
-		} else if (cp < 0x10000) {
-			buf[0] = (char)(0xe0 | cp >> 12);
-			buf[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-			buf[2] = (char)(0x80 | (cp & 0x3f));
-			blen = 3;
-		} else {
-			buf[0] = (char)(0xf0 | cp >> 18);
-			buf[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-			buf[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-			buf[3] = (char)(0x80 | (cp & 0x3f));
-			blen = 4;
-		}
+		blen = utf8_encode(cp, buf);
 		if (n + blen >= size)
 			return -1;
 		memcpy(out + n, buf, blen);

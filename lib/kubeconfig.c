@@ -5,6 +5,7 @@
  * kubeconfig schema is client-go's clientcmd/api/v1 types (Config,
  * NamedCluster, Cluster, NamedAuthInfo, AuthInfo). */
 #include "kubeconfig.h"
+#include "text.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -204,6 +205,7 @@ static char *unquote_double(const char *s, size_t len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		unsigned long cp;
+		size_t n;
 		int digits;
 
 		if (s[i] != '\\') {
@@ -230,31 +232,16 @@ static char *unquote_double(const char *s, size_t len)
 		cp = 0;
 		for (int k = 0; k < digits; k++) {
 			char c = ++i < len ? s[i] : 0;
-			int v = (c >= '0' && c <= '9') ? c - '0' :
-				(c >= 'a' && c <= 'f') ? c - 'a' + 10 :
-				(c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+			int v = hex_digit_value(c);
 
 			if (v < 0)
 				goto bad;
 			cp = cp * 16 + (unsigned long)v;
 		}
-		if (cp < 0x80) {
-			*o++ = (char)cp;
-		} else if (cp < 0x800) {
-			*o++ = (char)(0xc0 | (cp >> 6));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x10000) {
-			*o++ = (char)(0xe0 | (cp >> 12));
-			*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else if (cp < 0x110000) {
-			*o++ = (char)(0xf0 | (cp >> 18));
-			*o++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-			*o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-			*o++ = (char)(0x80 | (cp & 0x3f));
-		} else {
+		n = utf8_encode(cp, o);
+		if (!n)
 			goto bad;
-		}
+		o += n;
 	}
 	*o = '\0';
 	return out;
