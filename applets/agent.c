@@ -126,8 +126,8 @@ struct detect_path {
 
 /* A binding that was withdrawn.  The Privileged Service keeps a forward
  * until it decodes its remove, and a vtunnel-send that dies may hold that
- * remove unsent, so a restarted vtunnel-send is told the binding again as
- * possibly held ("restored=1") and then withdrawn. */
+ * remove unsent, so a restarted vtunnel-send receives the binding again as
+ * possibly held ("restored=1") and then its withdrawal. */
 #define TOMBSTONES_MAX 1024
 
 struct tombstone {

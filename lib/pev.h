@@ -41,7 +41,7 @@ struct pev {
 	enum pev_proto proto;
 	struct pev_addr host_ip;
 	uint16_t host_port;
-	uint16_t target_port;              /* 0 when the line says '-' */
+	uint16_t target_port;              /* 0 when the line has '-' */
 	struct pev_addr target_ip;         /* family 0 when there is no target_ip= attribute */
 	/* KEY=VALUE fields other than target_ip, as given and space-separated,
 	 * or "".  Consumers pass them on and ignore keys they do not know. */
@@ -50,7 +50,7 @@ struct pev {
 
 /* Parses one line without its newline.  Returns 0 for an event, 1 for a
  * line to ignore (empty or a '#' comment), or -1 with *reason set to a
- * static string that says why the line was rejected. */
+ * static string that gives the reason the line was rejected. */
 int pev_parse(const char *line, size_t len, struct pev *ev, const char **reason);
 
 /* Formats ev with its trailing newline and a NUL into buf; returns the
